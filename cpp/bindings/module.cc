@@ -1,0 +1,276 @@
+// cnnrt._core: the private C++ half. Reads like a table of contents:
+//   errors    -> cnnrt.errors classes
+//   Session   -> runtime/session.h (lowered graph in, plans, run without the GIL)
+//   info      -> cpu/cpuinfo.h, kernels/kernels.h (ISA detected / chosen)
+//   kernels   -> register_kernels.cc (test hooks into the kernel table)
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "bindings/common.h"
+#include "cpu/cpuinfo.h"
+#include "kernels/kernels.h"
+#include "ops/op.h"
+#include "runtime/session.h"
+
+namespace py = pybind11;
+using namespace cnnrt;
+
+#ifndef CNNRT_VERSION
+#define CNNRT_VERSION "dev"
+#endif
+
+namespace cnnrt::bindings {
+
+DType dtype_of(const py::array& a) {
+  const py::dtype dt = a.dtype();
+  if (dt.is(py::dtype::of<float>())) return DType::F32;
+  if (dt.is(py::dtype::of<int64_t>())) return DType::I64;
+  if (dt.is(py::dtype::of<bool>())) return DType::BOOL;
+  fail(ErrorKind::Input, "unsupported array dtype ", std::string(py::str(dt)), " (cnnrt computes with float32, int64 and bool)");
+}
+
+py::dtype np_dtype(DType t) {
+  switch (t) {
+    case DType::F32: return py::dtype::of<float>();
+    case DType::I64: return py::dtype::of<int64_t>();
+    case DType::BOOL: return py::dtype::of<bool>();
+    default: fail(ErrorKind::Internal, "no numpy dtype for ", dtype_name(t));
+  }
+}
+
+Tensor tensor_from_array(const py::array& a) {
+  if (!(a.flags() & py::array::c_style)) fail(ErrorKind::Input, "array must be C-contiguous");
+  Shape shape(a.shape(), a.shape() + a.ndim());
+  Tensor t(dtype_of(a), shape);
+  if (t.nbytes()) std::memcpy(t.data(), a.data(), t.nbytes());
+  return t;
+}
+
+}  // namespace cnnrt::bindings
+
+namespace {
+
+using namespace cnnrt::bindings;
+
+Attr attr_from_py(const std::string& where, const std::string& key, const py::handle& v) {
+  Attr a;
+  if (py::isinstance<py::bool_>(v) || py::isinstance<py::int_>(v)) {
+    a.kind = Attr::Int;
+    a.i = v.cast<int64_t>();
+  } else if (py::isinstance<py::float_>(v)) {
+    a.kind = Attr::Float;
+    a.f = v.cast<float>();
+  } else if (py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v)) {
+    a.kind = Attr::String;
+    a.s = v.cast<std::string>();
+  } else if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v)) {
+    py::sequence seq = v.cast<py::sequence>();
+    bool all_int = true;
+    for (auto item : seq)
+      if (!(py::isinstance<py::int_>(item) || py::isinstance<py::bool_>(item))) all_int = false;
+    if (all_int) {
+      a.kind = Attr::Ints;
+      for (auto item : seq) a.ints.push_back(item.cast<int64_t>());
+    } else {
+      a.kind = Attr::Floats;
+      for (auto item : seq) a.floats.push_back(item.cast<float>());
+    }
+  } else {
+    fail(ErrorKind::ModelLoad, where, ": attribute '", key, "' has a type the runtime does not take");
+  }
+  return a;
+}
+
+class PySession {
+ public:
+  PySession(const std::string& name, const py::list& values, const py::list& nodes, const std::vector<int>& inputs,
+            const std::vector<int>& outputs, const py::dict& constants, int threads, const std::string& isa,
+            int max_plans) {
+    Graph g;
+    g.name = name;
+    for (auto v : values) {
+      auto t = v.cast<py::tuple>();
+      ValueInfo vi;
+      vi.name = t[0].cast<std::string>();
+      vi.dtype = static_cast<DType>(t[1].cast<int32_t>());
+      if (!t[2].is_none()) {
+        vi.has_shape = true;
+        vi.shape = t[2].cast<std::vector<int64_t>>();
+      }
+      g.values.push_back(std::move(vi));
+    }
+    for (auto n : nodes) {
+      auto t = n.cast<py::tuple>();
+      Node node;
+      node.op = t[0].cast<std::string>();
+      node.name = t[1].cast<std::string>();
+      node.inputs = t[2].cast<std::vector<int>>();
+      node.outputs = t[3].cast<std::vector<int>>();
+      for (auto kv : t[4].cast<py::dict>()) {
+        std::string key = kv.first.cast<std::string>();
+        node.attrs[key] = attr_from_py(node.where(), key, kv.second);
+      }
+      g.nodes.push_back(std::move(node));
+    }
+    g.inputs = inputs;
+    g.outputs = outputs;
+    for (auto kv : constants) {
+      int id = kv.first.cast<int>();
+      g.constants.emplace(id, tensor_from_array(kv.second.cast<py::array>()));
+    }
+    SessionOptions opt;
+    opt.threads = threads;
+    opt.isa = isa.empty() ? isa_current() : isa_from_name(isa.c_str());
+    opt.max_plans = static_cast<size_t>(max_plans);
+    py::gil_scoped_release nogil;
+    sess_ = std::make_unique<Session>(std::move(g), opt);
+  }
+
+  py::list run(const py::list& arrays) {
+    std::vector<py::array> keep;
+    std::vector<Feed> feeds;
+    for (auto a : arrays) {
+      py::array arr = a.cast<py::array>();
+      if (!(arr.flags() & py::array::c_style)) fail(ErrorKind::Input, "input arrays must be C-contiguous");
+      Feed f;
+      f.dtype = dtype_of(arr);
+      f.shape.assign(arr.shape(), arr.shape() + arr.ndim());
+      f.data = arr.data();
+      feeds.push_back(std::move(f));
+      keep.push_back(std::move(arr));
+    }
+    std::shared_ptr<Plan> plan;
+    {
+      py::gil_scoped_release nogil;
+      plan = sess_->plan_for(feeds);
+    }
+    const Graph& g = sess_->graph();
+    py::list result;
+    std::vector<void*> outs;
+    for (int id : g.outputs) {
+      const TensorMeta& m = plan->metas[id];
+      std::vector<py::ssize_t> shape(m.shape.begin(), m.shape.end());
+      py::array out(np_dtype(m.dtype), shape);
+      outs.push_back(out.mutable_data());
+      result.append(out);
+    }
+    {
+      py::gil_scoped_release nogil;
+      sess_->run(*plan, feeds, outs);
+    }
+    return result;
+  }
+
+  // Output dtypes and shapes for these input shapes (plans, does not run).
+  py::list output_shapes(const py::list& arrays) {
+    std::vector<py::array> keep;
+    std::vector<Feed> feeds;
+    for (auto a : arrays) {
+      py::array arr = a.cast<py::array>();
+      Feed f;
+      f.dtype = dtype_of(arr);
+      f.shape.assign(arr.shape(), arr.shape() + arr.ndim());
+      f.data = arr.data();
+      feeds.push_back(std::move(f));
+      keep.push_back(std::move(arr));
+    }
+    auto plan = sess_->plan_for(feeds);
+    py::list r;
+    for (int id : sess_->graph().outputs) r.append(py::make_tuple(static_cast<int>(plan->metas[id].dtype), plan->metas[id].shape));
+    return r;
+  }
+
+  py::dict stats() const {
+    py::dict d;
+    d["cached_plans"] = sess_->cached_plans();
+    d["constant_bytes"] = sess_->constant_bytes();
+    d["threads"] = sess_->options().threads;
+    d["isa"] = isa_name(sess_->options().isa);
+    return d;
+  }
+
+  size_t arena_bytes(const py::list& arrays) {
+    std::vector<py::array> keep;
+    std::vector<Feed> feeds;
+    for (auto a : arrays) {
+      py::array arr = a.cast<py::array>();
+      Feed f;
+      f.dtype = dtype_of(arr);
+      f.shape.assign(arr.shape(), arr.shape() + arr.ndim());
+      f.data = arr.data();
+      feeds.push_back(std::move(f));
+      keep.push_back(std::move(arr));
+    }
+    return sess_->plan_for(feeds)->arena_bytes;
+  }
+
+ private:
+  std::unique_ptr<Session> sess_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "cnnrt C++ runtime (private; use the cnnrt package)";
+
+  // Leaked on purpose: must outlive interpreter finalisation.
+  static py::handle errors = py::module_::import("cnnrt.errors").release();
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      const char* cls = "CnnrtError";
+      switch (e.kind()) {
+        case ErrorKind::ModelLoad: cls = "ModelLoadError"; break;
+        case ErrorKind::Unsupported: cls = "UnsupportedOpError"; break;
+        case ErrorKind::Input: cls = "InputError"; break;
+        case ErrorKind::Internal: cls = "CnnrtError"; break;
+      }
+      PyErr_SetString(errors.attr(cls).ptr(), e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(errors.attr("ModelLoadError").ptr(), "out of memory");
+    }
+  });
+
+  py::class_<PySession>(m, "Session")
+      .def(py::init<const std::string&, const py::list&, const py::list&, const std::vector<int>&, const std::vector<int>&,
+                    const py::dict&, int, const std::string&, int>(),
+           py::arg("name"), py::arg("values"), py::arg("nodes"), py::arg("inputs"), py::arg("outputs"),
+           py::arg("constants"), py::arg("threads"), py::arg("isa") = "", py::arg("max_plans") = 8)
+      .def("run", &PySession::run)
+      .def("output_shapes", &PySession::output_shapes)
+      .def("arena_bytes", &PySession::arena_bytes)
+      .def("stats", &PySession::stats);
+
+  m.def("isa_detected", [] { return std::string(isa_name(isa_detected())); });
+  m.def("isa_current", [] { return std::string(isa_name(isa_current())); });
+  m.def("set_isa", [](const std::string& name) { isa_set(isa_from_name(name.c_str())); });
+  m.def("registered_ops", &registered_ops);
+  m.def("info", [] {
+    py::dict d;
+    const auto& f = cpu_features();
+    d["version"] = CNNRT_VERSION;
+    d["cpu"] = f.brand;
+    d["isa_detected"] = isa_name(isa_detected());
+    d["isa_current"] = isa_name(isa_current());
+    py::dict feats;
+    feats["avx2"] = f.avx2;
+    feats["fma"] = f.fma;
+    feats["avx512f"] = f.avx512f;
+    feats["avx512bw"] = f.avx512bw;
+    feats["avx512vl"] = f.avx512vl;
+    feats["avx512dq"] = f.avx512dq;
+    d["cpu_features"] = feats;
+#if defined(CNNRT_OPENMP)
+    d["openmp"] = true;
+#else
+    d["openmp"] = false;
+#endif
+    py::list isas;
+    for (int i = 0; i <= static_cast<int>(isa_detected()); ++i) isas.append(isa_name(static_cast<Isa>(i)));
+    d["isa_available"] = isas;
+    return d;
+  });
+  register_kernels(m);
+}

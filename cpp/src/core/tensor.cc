@@ -1,0 +1,86 @@
+#include "cnnrt/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace cnnrt {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::I32: return 4;
+    case DType::I64: return 8;
+    case DType::F64: return 8;
+    case DType::U8:
+    case DType::I8:
+    case DType::BOOL: return 1;
+  }
+  return 1;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "float32";
+    case DType::I32: return "int32";
+    case DType::I64: return "int64";
+    case DType::F64: return "float64";
+    case DType::U8: return "uint8";
+    case DType::I8: return "int8";
+    case DType::BOOL: return "bool";
+  }
+  return "?";
+}
+
+bool dtype_supported(int32_t code) {
+  return code == static_cast<int32_t>(DType::F32) || code == static_cast<int32_t>(DType::I64) ||
+         code == static_cast<int32_t>(DType::BOOL);
+}
+
+int64_t checked_mul(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) fail(ErrorKind::ModelLoad, "integer overflow in shape arithmetic (", a, " * ", b, ")");
+  return r;
+}
+
+int64_t checked_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) fail(ErrorKind::ModelLoad, "integer overflow in shape arithmetic (", a, " + ", b, ")");
+  return r;
+}
+
+int64_t checked_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) {
+    if (d < 0) fail(ErrorKind::ModelLoad, "negative dimension in shape ", shape_str(s));
+    n = checked_mul(n, d);
+  }
+  return n;
+}
+
+std::string shape_str(const Shape& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) r += ", ";
+    r += s[i] < 0 ? std::string("?") : std::to_string(s[i]);
+  }
+  return r + "]";
+}
+
+void AlignedFree::operator()(void* p) const { std::free(p); }
+
+BufferPtr alloc_buffer(size_t bytes) {
+  size_t sz = (bytes + 63) / 64 * 64;
+  if (sz == 0) sz = 64;
+  void* p = std::aligned_alloc(64, sz);
+  if (!p) fail(ErrorKind::ModelLoad, "out of memory allocating ", bytes, " bytes");
+  return BufferPtr(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
+}
+
+Tensor::Tensor(DType t, Shape s) : dtype(t), shape(std::move(s)) {
+  int64_t n = checked_numel(shape);
+  int64_t bytes = checked_mul(n, static_cast<int64_t>(dtype_size(dtype)));
+  buf = alloc_buffer(static_cast<size_t>(bytes));
+}
+
+}  // namespace cnnrt

@@ -1,0 +1,18 @@
+// SGEMM, avx2 path: 6 x (2 x vector) microkernel over the shared packed-panel driver.
+#include <cstdint>
+#include <cstdlib>
+#include <immintrin.h>
+
+#include "core/parallel.h"
+#include "kernels/kernels.h"
+
+namespace cnnrt::kernels::avx2 {
+namespace {
+#include "kernels/simd/avx2.h"
+#include "kernels/eltwise/math.inc"
+constexpr int kMR = 6;
+constexpr int kNV = 2;
+#include "kernels/gemm/driver.inc"
+}  // namespace
+CNNRT_DEFINE_FILL_GEMM
+}  // namespace cnnrt::kernels::avx2

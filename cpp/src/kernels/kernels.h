@@ -1,0 +1,116 @@
+// The kernel table: every entry is filled from `ref` first, then upgraded per
+// ISA (nothing is ever null). Kernels know nothing of graphs or ONNX: raw
+// pointers, strides, counts and an Epilogue POD.
+//
+// This header holds only declarations, PODs and constexpr: ISA translation
+// units include it (see STYLE.md, "ODR trap").
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace cnnrt {
+
+enum class Isa : int { Ref = 0, Avx2 = 1, Avx512 = 2 };
+const char* isa_name(Isa isa);
+
+enum class Act : int32_t { None = 0, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Elu, Selu };
+
+// LeakyRelu: a = alpha. Clip: a = min, b = max. HardSigmoid: a = alpha, b = beta.
+// Elu: a = alpha. Selu: a = alpha, b = gamma.
+struct ActParams {
+  Act kind = Act::None;
+  float a = 0.f, b = 0.f;
+};
+
+// out = act(alpha * acc + bias_m[row] + bias_n[col] + residual[row, col])
+struct Epilogue {
+  float alpha = 1.f;
+  const float* bias_m = nullptr;
+  const float* bias_n = nullptr;
+  const float* residual = nullptr;
+  int64_t ldr = 0;
+  ActParams act;
+};
+
+// Implicit im2col source of a GEMM's B operand: one image, one group, CHW.
+// Row k of B is (c, kh, kw); column n is (oh, ow).
+struct ConvGeom {
+  const float* input = nullptr;
+  int64_t C = 0, H = 0, W = 0;
+  int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1, PH = 0, PW = 0;
+  int64_t OH = 0, OW = 0;
+};
+
+// C[M, N] = epilogue(op(A)[M, K] * op(B)[K, N]).
+// A: prepacked (a_packed, from gemm_pack_a) or raw row-major (a, lda, trans_a).
+// B: prepacked (b_packed), raw (b, ldb, trans_b), or implicit im2col (conv).
+struct GemmArgs {
+  int64_t M = 0, N = 0, K = 0;
+  const float* a_packed = nullptr;
+  const float* a = nullptr;
+  int64_t lda = 0;
+  bool trans_a = false;
+  const float* b_packed = nullptr;
+  const float* b = nullptr;
+  int64_t ldb = 0;
+  bool trans_b = false;
+  const ConvGeom* conv = nullptr;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  Epilogue ep;
+  int threads = 1;
+};
+
+// Depthwise convolution, one channel multiplier, CHW planes.
+struct DwConvArgs {
+  const float* input = nullptr;   // [C, H, W] (one image)
+  const float* weight = nullptr;  // [C, KH, KW]
+  float* output = nullptr;        // [C, OH, OW]
+  int64_t C = 0, H = 0, W = 0;
+  int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1, PH = 0, PW = 0;
+  int64_t OH = 0, OW = 0;
+  Epilogue ep;  // bias_m = per channel; residual [C, OH, OW] with ldr = OH*OW
+  int threads = 1;
+};
+
+enum class BinOp : int32_t { Add = 0, Sub, Mul, Div, PRelu };
+// y[i] = a[i] op b[i] (mode 0), a[i] op b[0] (mode 1), a[0] op b[i] (mode 2)
+enum class BinMode : int32_t { VV = 0, VS = 1, SV = 2 };
+
+struct KernelTable {
+  Isa isa = Isa::Ref;
+  int gemm_mr = 1, gemm_nr = 1;
+  // Packed sizes, in floats. Layouts: A in MR-row panels, B in NR-column
+  // panels, each panel k-major over the full K, zero-padded at the edge.
+  size_t (*gemm_packed_a_size)(int64_t M, int64_t K) = nullptr;
+  void (*gemm_pack_a)(int64_t M, int64_t K, const float* a, int64_t lda, bool trans, float* dst) = nullptr;
+  size_t (*gemm_packed_b_size)(int64_t K, int64_t N) = nullptr;
+  void (*gemm_pack_b)(int64_t K, int64_t N, const float* b, int64_t ldb, bool trans, float* dst) = nullptr;
+  void (*gemm)(const GemmArgs& args) = nullptr;
+  void (*act)(float* y, const float* x, int64_t n, const ActParams& p) = nullptr;
+  void (*binary)(BinOp op, BinMode mode, float* y, const float* a, const float* b, int64_t n) = nullptr;
+  void (*dwconv)(const DwConvArgs& args) = nullptr;
+};
+
+// Detected level, current level (min of detected and CNNRT_ISA), and the
+// table for a level (throws if this CPU lacks it).
+Isa isa_detected();
+Isa isa_current();
+void isa_set(Isa isa);
+Isa isa_from_name(const char* name);  // throws on unknown
+const KernelTable& kernel_table(Isa isa);
+
+namespace kernels {
+#define CNNRT_DECLARE_FILL(isa)                \
+  namespace isa {                              \
+  void fill_gemm(KernelTable& t);              \
+  void fill_eltwise(KernelTable& t);           \
+  void fill_dwconv(KernelTable& t);            \
+  }
+CNNRT_DECLARE_FILL(ref)
+CNNRT_DECLARE_FILL(avx2)
+CNNRT_DECLARE_FILL(avx512)
+#undef CNNRT_DECLARE_FILL
+}  // namespace kernels
+
+}  // namespace cnnrt

@@ -1,0 +1,225 @@
+// Conv (1-D and 2-D, NCHW): groups, depthwise, dilations, strides, pads,
+// auto_pad; fused epilogue from the compiler's passes: bias (input 2),
+// residual (input 3, same shape as the output), activation (attributes
+// cnnrt_act, cnnrt_act_a, cnnrt_act_b).
+// Algorithms: depthwise -> direct dwconv kernel; 1x1/stride 1/no pad -> GEMM
+// on the input rows; otherwise GEMM with an implicit im2col B operand.
+#include <cstring>
+
+#include "ops/conv_common.h"
+
+namespace cnnrt {
+
+ActParams read_fused_act(const Node& n) {
+  ActParams p;
+  p.kind = static_cast<Act>(n.i("cnnrt_act", 0));
+  if (static_cast<int>(p.kind) < 0 || static_cast<int>(p.kind) > static_cast<int>(Act::Selu))
+    fail(ErrorKind::ModelLoad, n.where(), ": bad fused activation ", static_cast<int>(p.kind));
+  p.a = n.f("cnnrt_act_a", 0.f);
+  p.b = n.f("cnnrt_act_b", 0.f);
+  return p;
+}
+
+namespace {
+
+class ConvOp : public Op {
+ public:
+  explicit ConvOp(CreateCtx& c) : kt_(c.kernels()) {
+    const Node& n = c.node();
+    const Tensor* w = c.constant(1);
+    if (!n.has_input(1)) c.fail("weight input W is required");
+    const ValueInfo& wi = c.info(1);
+    Shape wshape = w ? w->shape : wi.shape;
+    if (!w && !wi.has_shape) c.fail("the weight's shape must be known at load");
+    if (wshape.size() != 3 && wshape.size() != 4) {
+      if (wshape.size() > 4) c.unsupported(wshape.size() - 2, "-D convolution is not supported (1-D and 2-D are)");
+      c.fail("weight has rank ", wshape.size(), ", expected 3 (1-D conv) or 4 (2-D conv)");
+    }
+    for (auto d : wshape)
+      if (d <= 0) c.fail("weight shape ", shape_str(wshape), " has a non-positive dim");
+    nd_ = static_cast<int>(wshape.size()) - 2;
+    oc_ = wshape[0];
+    cg_ = wshape[1];
+    group_ = n.i("group", 1);
+    if (group_ <= 0) c.fail("group must be positive, got ", group_);
+    if (oc_ % group_ != 0) c.fail("output channels ", oc_, " are not divisible by group ", group_);
+    std::vector<int64_t> ks(wshape.begin() + 2, wshape.end());
+    std::vector<int64_t> kattr = n.ints("kernel_shape", ks);
+    if (kattr != ks) c.fail("kernel_shape ", shape_str(kattr), " does not match the weight's ", shape_str(ks));
+    win_ = read_window(n, nd_, ks);
+    kh_ = nd_ == 2 ? ks[0] : 1;
+    kw_ = ks[nd_ - 1];
+    act_ = read_fused_act(n);
+    depthwise_ = group_ > 1 && cg_ == 1 && oc_ == group_;
+    const int64_t K = checked_mul(checked_mul(cg_, kh_), kw_);
+    if (w) {
+      if (w->dtype != DType::F32) c.fail("weight must be float32");
+      if (depthwise_) {
+        wdw_.assign(w->ptr<float>(), w->ptr<float>() + w->numel());
+      } else {
+        const int64_t ocg = oc_ / group_;
+        const size_t per = kt_.gemm_packed_a_size(ocg, K);
+        packed_.resize(per * group_);
+        for (int64_t g = 0; g < group_; ++g)
+          kt_.gemm_pack_a(ocg, K, w->ptr<float>() + g * ocg * K, K, false, packed_.data() + g * per);
+      }
+      has_w_ = true;
+      c.take(1);
+    }
+    if (const Tensor* b = c.constant(2)) {
+      if (b->dtype != DType::F32 || b->numel() != oc_) c.fail("bias must be float32 with ", oc_, " elements, got ", shape_str(b->shape));
+      bias_.assign(b->ptr<float>(), b->ptr<float>() + b->numel());
+      c.take(2);
+    }
+  }
+
+  Kernel plan(PlanCtx& ctx) const override {
+    const TensorMeta& x = ctx.expect(0, DType::F32, nd_ + 2, nd_ + 2);
+    const TensorMeta& w = ctx.in(1);
+    if (w.shape.size() != static_cast<size_t>(nd_ + 2) || w.shape[0] != oc_ || w.shape[1] != cg_)
+      ctx.fail("weight shape ", shape_str(w.shape), " changed after load");
+    const int64_t N = x.shape[0], C = x.shape[1];
+    if (C != cg_ * group_)
+      ctx.fail("input X has ", C, " channels (shape ", shape_str(x.shape), ") but the weight expects ", cg_, " x group ", group_, " = ", cg_ * group_);
+    if (ctx.has(2)) {
+      const TensorMeta& b = ctx.expect(2, DType::F32);
+      if (b.numel() != oc_) ctx.fail("bias B has ", b.numel(), " elements, expected ", oc_);
+    }
+    std::vector<int64_t> in_sp(x.shape.begin() + 2, x.shape.end()), pb, pe;
+    std::vector<int64_t> out_sp = window_output(win_, in_sp, pb, pe, ctx);
+    Shape oshape = {N, oc_};
+    oshape.insert(oshape.end(), out_sp.begin(), out_sp.end());
+    if (ctx.has(3)) {
+      const TensorMeta& r = ctx.expect(3, DType::F32);
+      if (r.shape != oshape) ctx.fail("fused residual has shape ", shape_str(r.shape), ", expected the output's ", shape_str(oshape));
+    }
+    ctx.set_out(0, DType::F32, oshape);
+
+    struct Geo {
+      int64_t N, C, H, W, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, G, Cg, OCg, OC, K;
+      bool pointwise;
+    } g;
+    g.N = N;
+    g.C = C;
+    g.H = nd_ == 2 ? in_sp[0] : 1;
+    g.W = in_sp[nd_ - 1];
+    g.OH = nd_ == 2 ? out_sp[0] : 1;
+    g.OW = out_sp[nd_ - 1];
+    g.KH = kh_;
+    g.KW = kw_;
+    g.SH = nd_ == 2 ? win_.stride[0] : 1;
+    g.SW = win_.stride[nd_ - 1];
+    g.DH = nd_ == 2 ? win_.dilation[0] : 1;
+    g.DW = win_.dilation[nd_ - 1];
+    g.PH = nd_ == 2 ? pb[0] : 0;
+    g.PW = pb[nd_ - 1];
+    g.G = group_;
+    g.Cg = cg_;
+    g.OC = oc_;
+    g.OCg = oc_ / group_;
+    g.K = cg_ * kh_ * kw_;
+    g.pointwise = kh_ == 1 && kw_ == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0 && pe[0] == 0 &&
+                  pe[nd_ - 1] == 0;
+    const KernelTable* kt = &kt_;
+    const ConvOp* self = this;
+    const bool has_bias = ctx.has(2), has_res = ctx.has(3);
+    const int threads = ctx.threads();
+    return [kt, self, g, has_bias, has_res, threads](const RunCtx& r) {
+      const float* x = r.i<float>(0);
+      const float* bias = self->bias_.empty() ? (has_bias ? r.i<float>(2) : nullptr) : self->bias_.data();
+      const float* res = has_res ? r.i<float>(3) : nullptr;
+      float* y = r.o<float>(0);
+      const int64_t ohw = g.OH * g.OW, hw = g.H * g.W;
+      if (self->depthwise_) {
+        const float* w = self->has_w_ ? self->wdw_.data() : r.i<float>(1);
+        for (int64_t n = 0; n < g.N; ++n) {
+          DwConvArgs a;
+          a.input = x + n * g.C * hw;
+          a.weight = w;
+          a.output = y + n * g.OC * ohw;
+          a.C = g.C;
+          a.H = g.H;
+          a.W = g.W;
+          a.KH = g.KH;
+          a.KW = g.KW;
+          a.SH = g.SH;
+          a.SW = g.SW;
+          a.DH = g.DH;
+          a.DW = g.DW;
+          a.PH = g.PH;
+          a.PW = g.PW;
+          a.OH = g.OH;
+          a.OW = g.OW;
+          a.ep.bias_m = bias;
+          a.ep.residual = res ? res + n * g.OC * ohw : nullptr;
+          a.ep.ldr = ohw;
+          a.ep.act = self->act_;
+          a.threads = threads;
+          kt->dwconv(a);
+        }
+        return;
+      }
+      const size_t per = self->packed_.empty() ? 0 : self->packed_.size() / g.G;
+      for (int64_t n = 0; n < g.N; ++n) {
+        for (int64_t gi = 0; gi < g.G; ++gi) {
+          const float* xin = x + (n * g.C + gi * g.Cg) * hw;
+          ConvGeom cg;
+          GemmArgs a;
+          a.M = g.OCg;
+          a.N = ohw;
+          a.K = g.K;
+          if (self->has_w_) {
+            a.a_packed = self->packed_.data() + gi * per;
+          } else {
+            a.a = r.i<float>(1) + gi * g.OCg * g.K;
+            a.lda = g.K;
+          }
+          if (g.pointwise) {
+            a.b = xin;
+            a.ldb = hw;
+          } else {
+            cg.input = xin;
+            cg.C = g.Cg;
+            cg.H = g.H;
+            cg.W = g.W;
+            cg.KH = g.KH;
+            cg.KW = g.KW;
+            cg.SH = g.SH;
+            cg.SW = g.SW;
+            cg.DH = g.DH;
+            cg.DW = g.DW;
+            cg.PH = g.PH;
+            cg.PW = g.PW;
+            cg.OH = g.OH;
+            cg.OW = g.OW;
+            a.conv = &cg;
+          }
+          const int64_t obase = (n * g.OC + gi * g.OCg) * ohw;
+          a.c = y + obase;
+          a.ldc = ohw;
+          a.ep.bias_m = bias ? bias + gi * g.OCg : nullptr;
+          a.ep.residual = res ? res + obase : nullptr;
+          a.ep.ldr = ohw;
+          a.ep.act = self->act_;
+          a.threads = threads;
+          kt->gemm(a);
+        }
+      }
+    };
+  }
+
+ private:
+  const KernelTable& kt_;
+  int nd_ = 2;
+  int64_t oc_ = 0, cg_ = 0, group_ = 1, kh_ = 1, kw_ = 1;
+  Window win_;
+  ActParams act_;
+  bool depthwise_ = false, has_w_ = false;
+  std::vector<float> packed_, wdw_, bias_;
+};
+
+std::unique_ptr<Op> create_conv(CreateCtx& c) { return std::make_unique<ConvOp>(c); }
+CNNRT_REGISTER_OP("Conv", create_conv);
+
+}  // namespace
+}  // namespace cnnrt

@@ -1,0 +1,72 @@
+#include "ops/op.h"
+
+namespace cnnrt {
+
+const TensorMeta& PlanCtx::in(int i) const {
+  if (!has(i)) fail("input ", i, " is required but absent");
+  return in_[node_.inputs[i]];
+}
+
+const Tensor& PlanCtx::value(int i, const char* what) const {
+  const TensorMeta& m = in(i);
+  if (!m.value) fail("input ", i, " (", what, ") must be known when the plan is built (a constant or computed from shapes)");
+  return *m.value;
+}
+
+void PlanCtx::set_out(int i, DType dtype, Shape shape) {
+  for (int64_t d : shape)
+    if (d < 0) fail("computed a negative output dimension: ", shape_str(shape));
+  checked_numel(shape);
+  out_.at(i).dtype = dtype;
+  out_.at(i).shape = std::move(shape);
+}
+
+Tensor& PlanCtx::set_out_value(int i, DType dtype, Shape shape) {
+  set_out(i, dtype, shape);
+  made_.push_back(std::make_unique<Tensor>(dtype, std::move(shape)));
+  out_.at(i).value = made_.back().get();
+  return *made_.back();
+}
+
+const TensorMeta& PlanCtx::expect(int i, DType dtype, int min_rank, int max_rank) const {
+  const TensorMeta& m = in(i);
+  if (m.dtype != dtype) fail("input ", i, " has dtype ", dtype_name(m.dtype), ", expected ", dtype_name(dtype));
+  const int r = static_cast<int>(m.shape.size());
+  if (r < min_rank || r > max_rank)
+    fail("input ", i, " has rank ", r, " (shape ", shape_str(m.shape), "), expected rank ",
+         min_rank == max_rank ? std::to_string(min_rank) : cat(min_rank, "..", max_rank));
+  return m;
+}
+
+const Tensor* CreateCtx::constant(int i) const {
+  if (!node_.has_input(i)) return nullptr;
+  auto it = graph_.constants.find(node_.inputs[i]);
+  return it == graph_.constants.end() ? nullptr : &it->second;
+}
+
+void CreateCtx::take(int i) {
+  if (node_.has_input(i) && constant(i)) taken_[node_.inputs[i]] += 1;
+}
+
+int64_t normalize_axis(int64_t axis, int64_t rank, const PlanCtx& ctx, const char* what) {
+  if (axis < -rank || axis >= (rank == 0 ? 1 : rank)) ctx.fail(what, " ", axis, " is out of range for rank ", rank);
+  return axis < 0 ? axis + rank : axis;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const PlanCtx& ctx) {
+  const size_t r = a.size() > b.size() ? a.size() : b.size();
+  Shape out(r);
+  for (size_t k = 0; k < r; ++k) {
+    int64_t da = k < r - a.size() ? 1 : a[k - (r - a.size())];
+    int64_t db = k < r - b.size() ? 1 : b[k - (r - b.size())];
+    if (da == db || db == 1)
+      out[k] = da;
+    else if (da == 1)
+      out[k] = db;
+    else
+      ctx.fail("shapes ", shape_str(a), " and ", shape_str(b), " cannot be broadcast together");
+  }
+  return out;
+}
+
+}  // namespace cnnrt

@@ -1,0 +1,131 @@
+// The op interface (XNNPACK create/reshape/setup, MLAS Prepare/Run):
+//  - create: from the Node and the constant inputs; validate attributes,
+//    choose the algorithm, pack weights once (CreateCtx::take releases the
+//    original constant when every consumer took it);
+//  - plan: for concrete input shapes (and plan-time values of small int64
+//    tensors), set output dtypes/shapes and return a Kernel;
+//  - the Kernel runs with pointers only: no allocation, no exceptions.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cnnrt/graph.h"
+#include "cnnrt/status.h"
+#include "cnnrt/tensor.h"
+#include "kernels/kernels.h"
+
+namespace cnnrt {
+
+struct TensorMeta {
+  DType dtype = DType::F32;
+  Shape shape;
+  const Tensor* value = nullptr;  // known at plan time (constant or folded), else null
+  int64_t numel() const { return checked_numel(shape); }
+};
+
+struct RunCtx {
+  const void* const* in;  // one per node input; null for absent optional inputs
+  void* const* out;       // one per node output; null for outputs not requested
+  int threads;
+  template <class T> const T* i(int k) const { return static_cast<const T*>(in[k]); }
+  template <class T> T* o(int k) const { return static_cast<T*>(out[k]); }
+};
+
+using Kernel = std::function<void(const RunCtx&)>;
+
+class PlanCtx {
+ public:
+  PlanCtx(const Node& node, std::vector<TensorMeta>& metas, const std::vector<char>& out_wanted, int threads)
+      : node_(node), in_(metas), wanted_(out_wanted), threads_(threads), out_(node.outputs.size()) {}
+
+  const Node& node() const { return node_; }
+  int threads() const { return threads_; }
+  int num_inputs() const { return node_.num_inputs(); }
+  bool has(int i) const { return node_.has_input(i); }
+  const TensorMeta& in(int i) const;
+  // The plan-time value of input i, or a ModelLoadError naming it.
+  const Tensor& value(int i, const char* what) const;
+  int num_outputs() const { return static_cast<int>(node_.outputs.size()); }
+  bool out_wanted(int i) const { return i < num_outputs() && node_.outputs[i] >= 0; }
+  void set_out(int i, DType dtype, Shape shape);
+  const std::vector<TensorMeta>& outs() const { return out_; }
+  // An output whose value the op computes while planning (Shape): allocate,
+  // fill the returned tensor; the plan keeps it.
+  Tensor& set_out_value(int i, DType dtype, Shape shape);
+  std::vector<std::unique_ptr<Tensor>>& made() { return made_; }
+
+  // Errors name the node.
+  template <class... Args>
+  [[noreturn]] void fail(Args&&... args) const {
+    ::cnnrt::fail(ErrorKind::ModelLoad, node_.where(), ": ", std::forward<Args>(args)...);
+  }
+  // Checks input i is present with the given dtype and rank range.
+  const TensorMeta& expect(int i, DType dtype, int min_rank = 0, int max_rank = 64) const;
+
+ private:
+  const Node& node_;
+  std::vector<TensorMeta>& in_;
+  const std::vector<char>& wanted_;
+  int threads_;
+  std::vector<TensorMeta> out_;
+  std::vector<std::unique_ptr<Tensor>> made_;
+};
+
+class CreateCtx {
+ public:
+  CreateCtx(const Node& node, const Graph& graph, const KernelTable& kt, std::vector<int>& taken)
+      : node_(node), graph_(graph), kt_(kt), taken_(taken) {}
+  const Node& node() const { return node_; }
+  const KernelTable& kernels() const { return kt_; }
+  // Constant value of input i, or null when it is computed at run time.
+  const Tensor* constant(int i) const;
+  // The op keeps its own (packed) copy of constant input i; the original may
+  // be freed once every consumer has taken it.
+  void take(int i);
+  const ValueInfo& info(int i) const { return graph_.values[node_.inputs[i]]; }
+  template <class... Args>
+  [[noreturn]] void fail(Args&&... args) const {
+    ::cnnrt::fail(ErrorKind::ModelLoad, node_.where(), ": ", std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  [[noreturn]] void unsupported(Args&&... args) const {
+    ::cnnrt::fail(ErrorKind::Unsupported, node_.where(), ": ", std::forward<Args>(args)...);
+  }
+
+ private:
+  const Node& node_;
+  const Graph& graph_;
+  const KernelTable& kt_;
+  std::vector<int>& taken_;
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  virtual Kernel plan(PlanCtx& ctx) const = 0;
+  // Input whose buffer output 0 may overwrite (same size, element-wise), or -1.
+  virtual int inplace_input() const { return -1; }
+  // Output 0 is input 0's bytes under another shape (Reshape, Flatten, ...).
+  virtual bool is_view() const { return false; }
+};
+
+using OpFactory = std::unique_ptr<Op> (*)(CreateCtx& ctx);
+// Null when the runtime has no such op.
+OpFactory find_op(const std::string& op_type);
+std::vector<std::string> registered_ops();
+bool register_op(const char* op_type, OpFactory factory);
+
+// One line per op type, in the op's own file.
+#define CNNRT_CONCAT_(a, b) a##b
+#define CNNRT_CONCAT(a, b) CNNRT_CONCAT_(a, b)
+#define CNNRT_REGISTER_OP(name, factory) \
+  static const bool CNNRT_CONCAT(cnnrt_registered_, __LINE__) = ::cnnrt::register_op(name, factory)
+
+// Helpers shared by ops.
+int64_t normalize_axis(int64_t axis, int64_t rank, const PlanCtx& ctx, const char* what = "axis");
+// numpy-style broadcast of two shapes; fails with the node name.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const PlanCtx& ctx);
+
+}  // namespace cnnrt

@@ -1,0 +1,376 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace cnnrt {
+
+BufferPtr Plan::acquire() {
+  {
+    std::lock_guard<std::mutex> lk(pool_mu);
+    if (!pool.empty()) {
+      BufferPtr b = std::move(pool.back());
+      pool.pop_back();
+      return b;
+    }
+  }
+  return alloc_buffer(arena_bytes);
+}
+
+void Plan::release(BufferPtr b) {
+  std::lock_guard<std::mutex> lk(pool_mu);
+  if (pool.size() < 4) pool.push_back(std::move(b));
+}
+
+Session::Session(Graph graph, SessionOptions opt) : graph_(std::move(graph)), opt_(opt) {
+  graph_.validate();
+  if (opt_.threads < 1) opt_.threads = 1;
+  if (opt_.max_plans < 1) opt_.max_plans = 1;
+  kt_ = &kernel_table(opt_.isa);
+  const int nv = static_cast<int>(graph_.values.size());
+  const_meta_.resize(nv);
+  is_const_.assign(nv, 0);
+  for (const auto& kv : graph_.constants) {
+    is_const_[kv.first] = 1;
+    const_meta_[kv.first].dtype = kv.second.dtype;
+    const_meta_[kv.first].shape = kv.second.shape;
+  }
+  // Every unsupported op, all at once.
+  std::string missing;
+  int n_missing = 0;
+  for (const auto& n : graph_.nodes) {
+    if (!find_op(n.op)) {
+      missing += cat(n_missing ? ", " : "", n.where());
+      ++n_missing;
+    }
+  }
+  if (n_missing) fail(ErrorKind::Unsupported, "graph '", graph_.name, "': ", n_missing, " node(s) use ops cnnrt cannot run: ", missing);
+  std::vector<int> taken(nv, 0), consumers(nv, 0);
+  for (const auto& n : graph_.nodes)
+    for (int id : n.inputs)
+      if (id >= 0) consumers[id] += 1;
+  ops_.reserve(graph_.nodes.size());
+  for (const auto& n : graph_.nodes) {
+    CreateCtx ctx(n, graph_, *kt_, taken);
+    ops_.push_back(find_op(n.op)(ctx));
+  }
+  // Constants that every consumer packed into its own layout are freed.
+  std::vector<char> is_output(nv, 0);
+  for (int id : graph_.outputs) is_output[id] = 1;
+  for (auto it = graph_.constants.begin(); it != graph_.constants.end();) {
+    if (taken[it->first] > 0 && taken[it->first] == consumers[it->first] && !is_output[it->first])
+      it = graph_.constants.erase(it);
+    else
+      ++it;
+  }
+}
+
+size_t Session::constant_bytes() const {
+  size_t n = 0;
+  for (const auto& kv : graph_.constants) n += kv.second.nbytes();
+  return n;
+}
+
+size_t Session::cached_plans() const {
+  std::lock_guard<std::mutex> lk(cache_mu_);
+  return lru_.size();
+}
+
+std::string Session::plan_key(const std::vector<Feed>& feeds) const {
+  std::string key;
+  for (const auto& f : feeds) {
+    key += std::to_string(static_cast<int>(f.dtype));
+    for (int64_t d : f.shape) key += ":" + std::to_string(d);
+    if (f.dtype != DType::F32) {  // shape-like inputs: the plan depends on their values
+      key += "=";
+      key.append(static_cast<const char*>(f.data), static_cast<size_t>(checked_numel(f.shape)) * dtype_size(f.dtype));
+    }
+    key += ";";
+  }
+  return key;
+}
+
+std::shared_ptr<Plan> Session::plan_for(const std::vector<Feed>& feeds) {
+  if (feeds.size() != graph_.inputs.size())
+    fail(ErrorKind::Input, "model '", graph_.name, "' expects ", graph_.inputs.size(), " input(s), got ", feeds.size());
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    const ValueInfo& vi = graph_.values[graph_.inputs[i]];
+    const Feed& f = feeds[i];
+    if (f.dtype != vi.dtype)
+      fail(ErrorKind::Input, "input '", vi.name, "': expected dtype ", dtype_name(vi.dtype), ", received ", dtype_name(f.dtype));
+    for (int64_t d : f.shape)
+      if (d < 0) fail(ErrorKind::Input, "input '", vi.name, "': negative dimension in ", shape_str(f.shape));
+    if (vi.has_shape) {
+      if (f.shape.size() != vi.shape.size())
+        fail(ErrorKind::Input, "input '", vi.name, "': expected rank ", vi.shape.size(), " (shape ", shape_str(vi.shape),
+             "), received rank ", f.shape.size(), " (shape ", shape_str(f.shape), ")");
+      for (size_t k = 0; k < f.shape.size(); ++k)
+        if (vi.shape[k] >= 0 && vi.shape[k] != f.shape[k])
+          fail(ErrorKind::Input, "input '", vi.name, "': expected shape ", shape_str(vi.shape), ", received ", shape_str(f.shape),
+               " (dimension ", k, " must be ", vi.shape[k], ")");
+    }
+  }
+  const std::string key = plan_key(feeds);
+  {
+    std::lock_guard<std::mutex> lk(cache_mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return it->second->second;
+    }
+  }
+  std::shared_ptr<Plan> plan = build_plan(feeds);
+  std::lock_guard<std::mutex> lk(cache_mu_);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second->second;
+  lru_.emplace_front(key, plan);
+  cache_[key] = lru_.begin();
+  while (lru_.size() > opt_.max_plans) {
+    cache_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+  return plan;
+}
+
+namespace {
+
+bool all_inputs_known(const Node& n, const std::vector<TensorMeta>& metas) {
+  bool any = false;
+  for (int id : n.inputs) {
+    if (id < 0) continue;
+    if (!metas[id].value) return false;
+    any = true;
+  }
+  return any;
+}
+
+// Greedy best-fit by size over lifetimes (XNNPACK's memory planner): place the
+// largest buffer first at the lowest offset that overlaps no live neighbour.
+struct Interval {
+  int64_t first, last;
+  size_t bytes, offset;
+};
+
+size_t assign_offsets(std::vector<Interval>& bufs) {
+  std::vector<size_t> order(bufs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return bufs[a].bytes > bufs[b].bytes; });
+  std::vector<size_t> placed;
+  size_t total = 0;
+  for (size_t idx : order) {
+    Interval& b = bufs[idx];
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (size_t p : placed) {
+      const Interval& o = bufs[p];
+      if (o.last < b.first || b.last < o.first) continue;
+      busy.emplace_back(o.offset, o.offset + o.bytes);
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t off = 0, best = SIZE_MAX, best_gap = SIZE_MAX;
+    for (const auto& r : busy) {
+      if (r.first >= off && r.first - off >= b.bytes && r.first - off < best_gap) {
+        best = off;
+        best_gap = r.first - off;
+      }
+      off = std::max(off, r.second);
+    }
+    b.offset = best != SIZE_MAX ? best : off;
+    total = std::max(total, b.offset + b.bytes);
+    placed.push_back(idx);
+  }
+  return total;
+}
+
+size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+}  // namespace
+
+std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const {
+  auto plan = std::make_shared<Plan>();
+  const int nv = static_cast<int>(graph_.values.size());
+  std::vector<TensorMeta>& metas = plan->metas;
+  metas.resize(nv);
+  for (int id = 0; id < nv; ++id)
+    if (is_const_[id]) metas[id] = const_meta_[id];
+  for (const auto& kv : graph_.constants) metas[kv.first].value = &kv.second;
+  std::vector<int> feed_of(nv, -1);
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    const int id = graph_.inputs[i];
+    feed_of[id] = static_cast<int>(i);
+    metas[id].dtype = feeds[i].dtype;
+    metas[id].shape = feeds[i].shape;
+    if (feeds[i].dtype != DType::F32) {  // shape-like: known at plan time (part of the key)
+      auto t = std::make_unique<Tensor>(feeds[i].dtype, feeds[i].shape);
+      if (t->nbytes()) std::memcpy(t->data(), feeds[i].data, t->nbytes());
+      metas[id].value = t.get();
+      plan->owned.push_back(std::move(t));
+    }
+  }
+
+  // 1. Shapes, plan-time evaluation, kernels.
+  std::vector<char> wanted;
+  for (size_t ni = 0; ni < graph_.nodes.size(); ++ni) {
+    const Node& n = graph_.nodes[ni];
+    wanted.assign(n.outputs.size(), 0);
+    for (size_t k = 0; k < n.outputs.size(); ++k) wanted[k] = n.outputs[k] >= 0;
+    PlanCtx ctx(n, metas, wanted, opt_.threads);
+    Kernel kernel = ops_[ni]->plan(ctx);
+    for (auto& t : ctx.made()) plan->owned.push_back(std::move(t));
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      if (n.outputs[k] < 0) continue;
+      metas[n.outputs[k]].dtype = ctx.outs()[k].dtype;
+      metas[n.outputs[k]].shape = ctx.outs()[k].shape;
+      metas[n.outputs[k]].value = ctx.outs()[k].value;
+    }
+    bool outputs_known = true;
+    for (int id : n.outputs)
+      if (id >= 0 && !metas[id].value) outputs_known = false;
+    if (outputs_known) continue;  // the op computed its outputs itself (Shape)
+    if (all_inputs_known(n, metas)) {
+      std::vector<const void*> in(n.inputs.size(), nullptr);
+      std::vector<void*> out(n.outputs.size(), nullptr);
+      for (size_t k = 0; k < n.inputs.size(); ++k)
+        if (n.inputs[k] >= 0) in[k] = metas[n.inputs[k]].value->data();
+      std::vector<std::unique_ptr<Tensor>> made;
+      for (size_t k = 0; k < n.outputs.size(); ++k) {
+        if (n.outputs[k] < 0) continue;
+        auto t = std::make_unique<Tensor>(metas[n.outputs[k]].dtype, metas[n.outputs[k]].shape);
+        out[k] = t->data();
+        made.push_back(std::move(t));
+      }
+      RunCtx rc{in.data(), out.data(), 1};
+      kernel(rc);
+      size_t m = 0;
+      for (size_t k = 0; k < n.outputs.size(); ++k) {
+        if (n.outputs[k] < 0) continue;
+        metas[n.outputs[k]].value = made[m].get();
+        plan->owned.push_back(std::move(made[m]));
+        ++m;
+      }
+      continue;
+    }
+    Step st;
+    st.node = static_cast<int>(ni);
+    st.kernel = std::move(kernel);
+    plan->steps.push_back(std::move(st));
+  }
+
+  // 2. Storage: graph outputs own their buffers; views alias; element-wise ops
+  //    reuse a dying input's buffer; everything else gets an arena interval.
+  const int ns = static_cast<int>(plan->steps.size());
+  std::vector<int> out_index(nv, -1);
+  for (size_t i = 0; i < graph_.outputs.size(); ++i)
+    if (out_index[graph_.outputs[i]] < 0) out_index[graph_.outputs[i]] = static_cast<int>(i);
+  std::vector<int64_t> last_use(nv, -1);
+  for (int s = 0; s < ns; ++s)
+    for (int id : graph_.nodes[plan->steps[s].node].inputs)
+      if (id >= 0) last_use[id] = s;
+  std::vector<int> buf_of(nv, -1);  // arena buffer id per value
+  std::vector<Interval> bufs;
+  std::vector<Loc> loc(nv);
+  for (int id = 0; id < nv; ++id) {
+    if (metas[id].value) {
+      loc[id].kind = Loc::Fixed;
+      loc[id].ptr = metas[id].value->data();
+    } else if (feed_of[id] >= 0) {
+      loc[id].kind = Loc::Input;
+      loc[id].idx = feed_of[id];
+    }
+  }
+  for (int s = 0; s < ns; ++s) {
+    const Node& n = graph_.nodes[plan->steps[s].node];
+    const Op& op = *ops_[plan->steps[s].node];
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      const int id = n.outputs[k];
+      if (id < 0) continue;
+      const size_t bytes = metas[id].numel() * dtype_size(metas[id].dtype);
+      if (out_index[id] >= 0) {
+        loc[id].kind = Loc::Output;
+        loc[id].idx = out_index[id];
+        continue;
+      }
+      if (k == 0 && op.is_view() && n.has_input(0)) {
+        const int src = n.inputs[0];
+        if (loc[src].kind != Loc::Arena) {
+          loc[id] = loc[src];  // a view of a feed, a constant or a graph output: read-only use
+          continue;
+        }
+        loc[id] = loc[src];
+        buf_of[id] = buf_of[src];
+        bufs[buf_of[id]].last = std::max<int64_t>(bufs[buf_of[id]].last, std::max<int64_t>(last_use[id], s));
+        continue;
+      }
+      const int ip = k == 0 ? op.inplace_input() : -1;
+      if (ip >= 0 && n.has_input(ip)) {
+        const int src = n.inputs[ip];
+        if (loc[src].kind == Loc::Arena && bufs[buf_of[src]].last <= s && metas[src].dtype == metas[id].dtype &&
+            metas[src].numel() * dtype_size(metas[src].dtype) == bytes) {
+          loc[id] = loc[src];
+          buf_of[id] = buf_of[src];
+          bufs[buf_of[id]].last = std::max<int64_t>(last_use[id], s);
+          continue;
+        }
+      }
+      buf_of[id] = static_cast<int>(bufs.size());
+      bufs.push_back(Interval{s, std::max<int64_t>(last_use[id], s), round64(bytes), 0});
+      loc[id].kind = Loc::Arena;
+    }
+  }
+  plan->arena_bytes = assign_offsets(bufs);
+  for (int id = 0; id < nv; ++id)
+    if (loc[id].kind == Loc::Arena) loc[id].idx = static_cast<int64_t>(bufs[buf_of[id]].offset);
+  for (auto& st : plan->steps) {
+    const Node& n = graph_.nodes[st.node];
+    st.in.resize(n.inputs.size());
+    st.out.resize(n.outputs.size());
+    for (size_t k = 0; k < n.inputs.size(); ++k)
+      if (n.inputs[k] >= 0) st.in[k] = loc[n.inputs[k]];
+    for (size_t k = 0; k < n.outputs.size(); ++k)
+      if (n.outputs[k] >= 0) st.out[k] = loc[n.outputs[k]];
+    plan->max_io = std::max<int>(plan->max_io, static_cast<int>(std::max(st.in.size(), st.out.size())));
+  }
+  // Graph outputs not written by a step directly (a feed, a constant, a
+  // plan-time value, or listed twice) are copied after the steps.
+  plan->out_src.resize(graph_.outputs.size());
+  plan->out_copy.assign(graph_.outputs.size(), 0);
+  for (size_t i = 0; i < graph_.outputs.size(); ++i) {
+    const int id = graph_.outputs[i];
+    if (loc[id].kind == Loc::Output && loc[id].idx == static_cast<int64_t>(i)) continue;
+    plan->out_src[i] = loc[id];
+    plan->out_copy[i] = 1;
+  }
+  return plan;
+}
+
+void Session::run(Plan& plan, const std::vector<Feed>& feeds, const std::vector<void*>& outputs) const {
+  BufferPtr arena = plan.arena_bytes ? plan.acquire() : BufferPtr();
+  uint8_t* base = arena.get();
+  auto resolve = [&](const Loc& l) -> void* {
+    switch (l.kind) {
+      case Loc::Arena: return base + l.idx;
+      case Loc::Input: return const_cast<void*>(feeds[l.idx].data);
+      case Loc::Output: return outputs[l.idx];
+      case Loc::Fixed: return const_cast<void*>(l.ptr);
+      case Loc::None: return nullptr;
+    }
+    return nullptr;
+  };
+  std::vector<const void*> in(plan.max_io);
+  std::vector<void*> out(plan.max_io);
+  for (const auto& st : plan.steps) {
+    for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
+    for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
+    RunCtx rc{in.data(), out.data(), opt_.threads};
+    st.kernel(rc);
+  }
+  for (size_t i = 0; i < plan.out_copy.size(); ++i) {
+    if (!plan.out_copy[i]) continue;
+    const int id = graph_.outputs[i];
+    const size_t bytes = plan.metas[id].numel() * dtype_size(plan.metas[id].dtype);
+    const void* src = resolve(plan.out_src[i]);
+    if (bytes && src != outputs[i]) std::memcpy(outputs[i], src, bytes);
+  }
+  if (arena) plan.release(std::move(arena));
+}
+
+}  // namespace cnnrt

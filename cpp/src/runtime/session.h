@@ -1,0 +1,90 @@
+// A session owns the lowered graph, one created Op per node (weights packed),
+// and a bounded cache of plans keyed by input shapes (and the values of small
+// int64/bool inputs, which shape computations depend on).
+#pragma once
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cnnrt/graph.h"
+#include "kernels/kernels.h"
+#include "ops/op.h"
+
+namespace cnnrt {
+
+struct SessionOptions {
+  int threads = 1;
+  size_t max_plans = 8;
+  Isa isa = Isa::Ref;
+};
+
+struct Feed {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  Shape shape;
+};
+
+// Where a tensor lives while a plan runs.
+struct Loc {
+  enum Kind : int8_t { None, Arena, Input, Output, Fixed } kind = None;
+  int64_t idx = 0;            // arena byte offset / feed index / output index
+  const void* ptr = nullptr;  // Fixed: plan-time value or constant
+};
+
+struct Step {
+  int node = 0;
+  Kernel kernel;
+  std::vector<Loc> in, out;
+};
+
+struct Plan {
+  std::vector<TensorMeta> metas;                // per value id
+  std::vector<std::unique_ptr<Tensor>> owned;   // plan-time values
+  std::vector<Step> steps;
+  std::vector<Loc> out_src;                      // per graph output: where its bytes are
+  std::vector<char> out_copy;                    // graph output filled by a copy after the steps
+  size_t arena_bytes = 0;
+  int max_io = 0;
+
+  // Arenas for concurrent runs of this plan.
+  std::mutex pool_mu;
+  std::vector<BufferPtr> pool;
+  BufferPtr acquire();
+  void release(BufferPtr b);
+};
+
+class Session {
+ public:
+  Session(Graph graph, SessionOptions opt);
+  const Graph& graph() const { return graph_; }
+  const SessionOptions& options() const { return opt_; }
+
+  // Checks the feeds against the graph inputs (InputError) and returns the
+  // plan for their shapes, building and caching it on first use.
+  std::shared_ptr<Plan> plan_for(const std::vector<Feed>& feeds);
+  // Runs the plan; outputs[i] points to a buffer of the planned shape and
+  // dtype of graph output i. Does not touch Python; safe to call concurrently.
+  void run(Plan& plan, const std::vector<Feed>& feeds, const std::vector<void*>& outputs) const;
+  size_t cached_plans() const;
+  size_t constant_bytes() const;
+
+ private:
+  std::shared_ptr<Plan> build_plan(const std::vector<Feed>& feeds) const;
+  std::string plan_key(const std::vector<Feed>& feeds) const;
+
+  Graph graph_;
+  SessionOptions opt_;
+  const KernelTable* kt_;
+  std::vector<std::unique_ptr<Op>> ops_;
+  std::vector<TensorMeta> const_meta_;  // dtype/shape of every constant (value may be freed)
+  std::vector<char> is_const_;
+
+  mutable std::mutex cache_mu_;
+  std::list<std::pair<std::string, std::shared_ptr<Plan>>> lru_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, std::shared_ptr<Plan>>>::iterator> cache_;
+};
+
+}  // namespace cnnrt

@@ -1,0 +1,188 @@
+"""The public API: load a model, run it."""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core
+from .errors import InputError
+from .ir import Graph
+from .lower import lower
+from .onnx_import import read_model, to_ir
+from .passes import run_pipeline
+
+_NP_OF = {1: np.dtype(np.float32), 7: np.dtype(np.int64), 9: np.dtype(np.bool_)}
+
+
+def default_threads() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup CPU quota."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            n = max(1, min(n, int(int(quota) // max(1, int(period)))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+class IOInfo:
+    """Name, shape (symbolic dims as str, unknown as None) and dtype of a model input or output."""
+
+    __slots__ = ("name", "shape", "dtype")
+
+    def __init__(self, name, shape, dtype):
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+
+    def __repr__(self):
+        return f"IOInfo(name={self.name!r}, shape={self.shape!r}, dtype={self.dtype})"
+
+    def __eq__(self, other):
+        return isinstance(other, IOInfo) and (self.name, self.shape, self.dtype) == (other.name, other.shape, other.dtype)
+
+
+class Session:
+    """A loaded model. Create with :func:`cnnrt.load`.
+
+    ``run`` has onnxruntime's signature; ``infer`` takes arrays positionally.
+    A session may be used from several Python threads at once.
+    """
+
+    def __init__(self, model, threads: Optional[int] = None, *, max_plans: int = 8, isa: Optional[str] = None):
+        proto, _, label = read_model(model)
+        graph = to_ir(proto, label, set(_core.registered_ops()))
+        del proto
+        graph = run_pipeline(graph)
+        self._label = label
+        self._threads = int(threads) if threads else default_threads()
+        if self._threads < 1:
+            raise ValueError("threads must be >= 1")
+        self.inputs = [IOInfo(v.name, list(v.shape) if v.shape is not None else None, v.dtype) for v in graph.inputs]
+        self.outputs = [IOInfo(v.name, list(v.shape) if v.shape is not None else None, v.dtype) for v in graph.outputs]
+        self.passes_applied = list(dict.fromkeys(graph.applied))
+        self.node_count = len(graph.nodes)
+        values, nodes, inputs, outputs, consts = lower(graph)
+        del graph
+        self._core = _core.Session(label, values, nodes, inputs, outputs, consts, self._threads,
+                                   isa or "", int(max_plans))
+        self._input_names = [i.name for i in self.inputs]
+        self._output_index = {o.name: k for k, o in enumerate(self.outputs)}
+
+    @property
+    def threads(self) -> int:
+        return self._threads
+
+    @property
+    def isa(self) -> str:
+        return self._core.stats()["isa"]
+
+    def _feeds(self, feeds: Dict[str, object]) -> List[np.ndarray]:
+        if not isinstance(feeds, dict):
+            raise InputError(f"model '{self._label}': feeds must be a dict of input name -> array, got {type(feeds).__name__}")
+        unknown = [k for k in feeds if k not in self._input_names]
+        if unknown:
+            raise InputError(
+                f"model '{self._label}': unknown input name(s) {unknown}; the model's inputs are {self._input_names}"
+            )
+        arrays = []
+        for info in self.inputs:
+            if info.name not in feeds:
+                raise InputError(f"model '{self._label}': missing input '{info.name}' (expected {info.dtype}, shape {info.shape})")
+            arrays.append(_convert(feeds[info.name], info, self._label))
+        return arrays
+
+    def run(self, output_names: Optional[Sequence[str]], feeds: Dict[str, object], run_options=None) -> List[np.ndarray]:
+        """Runs the model. ``output_names`` None means all outputs, in the model's order."""
+        arrays = self._feeds(feeds)
+        results = self._core.run(arrays)
+        if output_names is None:
+            return results
+        picked = []
+        for name in output_names:
+            if name not in self._output_index:
+                raise InputError(
+                    f"model '{self._label}': unknown output name '{name}'; outputs are {list(self._output_index)}"
+                )
+            picked.append(results[self._output_index[name]])
+        return picked
+
+    def infer(self, *arrays, **named):
+        """One array per input, positionally or by name; returns the output,
+        or a tuple of outputs when the model has several."""
+        if arrays and named:
+            raise InputError("pass inputs positionally or by name, not both")
+        if arrays:
+            if len(arrays) != len(self.inputs):
+                raise InputError(
+                    f"model '{self._label}': expects {len(self.inputs)} input(s) {self._input_names}, got {len(arrays)}"
+                )
+            feeds = dict(zip(self._input_names, arrays))
+        else:
+            feeds = named
+        results = self.run(None, feeds)
+        return results[0] if len(results) == 1 else tuple(results)
+
+    def __repr__(self):
+        return f"<cnnrt.Session {self._label!r} inputs={self.inputs} outputs={self.outputs} threads={self._threads}>"
+
+
+def _convert(value, info: IOInfo, label: str) -> np.ndarray:
+    where = f"model '{label}', input '{info.name}'"
+    if value is None:
+        raise InputError(f"{where}: got None, expected an array of {info.dtype}")
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    want = info.dtype
+    got = arr.dtype
+    if got == object or got.kind in "USVOcM":
+        raise InputError(f"{where}: expected {want}, received an array of dtype {got}")
+    if want == np.float32:
+        if got.kind != "f":
+            raise InputError(f"{where}: expected float32, received {got} (convert it explicitly if that is intended)")
+        if got != np.float32:
+            arr = arr.astype(np.float32)
+    elif want == np.int64:
+        if got.kind not in "iu":
+            raise InputError(f"{where}: expected int64, received {got}")
+        if got != np.int64:
+            arr = arr.astype(np.int64)
+    elif want == np.bool_:
+        if got != np.bool_:
+            raise InputError(f"{where}: expected bool, received {got}")
+    if not arr.flags.c_contiguous or not arr.dtype.isnative:
+        arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+    if info.shape is not None and arr.ndim != len(info.shape):
+        raise InputError(f"{where}: expected rank {len(info.shape)} (shape {info.shape}), received rank {arr.ndim} (shape {list(arr.shape)})")
+    if info.shape is not None:
+        for k, (d, e) in enumerate(zip(arr.shape, info.shape)):
+            if isinstance(e, int) and d != e:
+                raise InputError(f"{where}: expected shape {info.shape}, received {list(arr.shape)} (dimension {k} must be {e})")
+    return arr
+
+
+def load(model: Union[str, os.PathLike, bytes, "onnx.ModelProto"], threads: Optional[int] = None, **options) -> Session:  # noqa: F821
+    """Load an ONNX model from a path, bytes or an onnx.ModelProto."""
+    return Session(model, threads, **options)
+
+
+def infer(model, *arrays, threads: Optional[int] = None, **named):
+    """One-shot: load ``model`` and run it on the given input(s)."""
+    return load(model, threads=threads).infer(*arrays, **named)
+
+
+def supported_ops() -> List[str]:
+    return sorted(_core.registered_ops())
+
+
+def info() -> dict:
+    """Version, CPU, ISA detected and chosen, OpenMP, default threads."""
+    d = dict(_core.info())
+    d["default_threads"] = default_threads()
+    return d

@@ -1,0 +1,38 @@
+"""Lower the IR to the plain data the C++ runtime takes (value ids, node
+tuples, constant arrays)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .ir import Graph
+
+DTYPE_CODES = {np.dtype(np.float32): 1, np.dtype(np.int64): 7, np.dtype(np.bool_): 9}
+
+
+def lower(graph: Graph):
+    ids = {}
+    values = []
+
+    def vid(name, dtype=None, shape=None):
+        if name not in ids:
+            ids[name] = len(values)
+            code = DTYPE_CODES.get(np.dtype(dtype), 1) if dtype is not None else 1
+            values.append((name, code, shape))
+        return ids[name]
+
+    for v in graph.inputs:
+        shape = None
+        if v.shape is not None:
+            shape = [d if isinstance(d, int) else -1 for d in v.shape]
+        vid(v.name, v.dtype, shape)
+    consts = {}
+    for name, arr in graph.consts.items():
+        consts[vid(name, arr.dtype, list(arr.shape))] = arr
+    nodes = []
+    for n in graph.nodes:
+        ins = [vid(i) if i else -1 for i in n.inputs]
+        outs = [vid(o) if o else -1 for o in n.outputs]
+        nodes.append((n.op, n.name, ins, outs, n.attrs))
+    inputs = [ids[v.name] for v in graph.inputs]
+    outputs = [vid(v.name) for v in graph.outputs]
+    return values, nodes, inputs, outputs, consts

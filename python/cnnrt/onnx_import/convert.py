@@ -1,0 +1,229 @@
+"""ONNX ModelProto -> cnnrt IR: checks, constants, opset normalisation.
+
+After this step every node carries its attributes in one form whatever its
+opset (see normalize.py), initializers and Constant nodes are numpy arrays,
+nodes are in topological order, and every op cnnrt cannot run has been
+reported, all at once, in one UnsupportedOpError.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Dict, List
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ..errors import ModelLoadError, UnsupportedOpError
+from ..ir import Graph, Node, Value
+from .normalize import normalize_node, SUPPORTED_DTYPES
+
+MIN_OPSET = 7
+
+
+def _np_dtype(elem_type: int):
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+    except Exception:
+        return None
+
+
+def _value(vi: onnx.ValueInfoProto) -> Value:
+    tt = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+    dtype = _np_dtype(tt.elem_type) if tt is not None and tt.elem_type else None
+    shape = None
+    if tt is not None and tt.HasField("shape"):
+        shape = []
+        for d in tt.shape.dim:
+            if d.HasField("dim_value"):
+                shape.append(int(d.dim_value))
+            elif d.HasField("dim_param"):
+                shape.append(d.dim_param)
+            else:
+                shape.append(None)
+    return Value(vi.name, dtype, shape)
+
+
+def _to_array(t: onnx.TensorProto, where: str) -> np.ndarray:
+    try:
+        arr = numpy_helper.to_array(t)
+    except Exception as e:  # wrong raw_data size, unknown dtype, ...
+        raise ModelLoadError(f"{where}: cannot read tensor '{t.name}' ({e})") from None
+    return _runtime_array(arr, where, t.name)
+
+
+def _runtime_array(arr: np.ndarray, where: str, name: str) -> np.ndarray:
+    """Lossless conversion to the dtypes the runtime computes with."""
+    if arr.dtype == np.float32 or arr.dtype == np.int64 or arr.dtype == np.bool_:
+        return np.ascontiguousarray(arr)
+    if arr.dtype in (np.int32, np.int16, np.int8, np.uint8, np.uint16, np.uint32):
+        return np.ascontiguousarray(arr.astype(np.int64))
+    if arr.dtype == np.float16 or str(arr.dtype) == "bfloat16":
+        return np.ascontiguousarray(arr.astype(np.float32))
+    raise UnsupportedOpError(
+        f"{where}: tensor '{name}' has dtype {arr.dtype}; cnnrt runs float32, int64 and bool tensors",
+        [(name, "initializer", f"dtype {arr.dtype}")],
+    )
+
+
+def opset_of(model: onnx.ModelProto) -> int:
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return int(o.version)
+    return 1 if model.ir_version < 3 else 0
+
+
+def to_ir(model: onnx.ModelProto, label: str, known_ops) -> Graph:
+    g = model.graph
+    opset = opset_of(model)
+    if opset < MIN_OPSET:
+        raise UnsupportedOpError(f"model '{label}': ONNX opset {opset} is older than cnnrt supports (opset {MIN_OPSET} and newer)")
+    newest = onnx.defs.onnx_opset_version()
+    if opset > newest:
+        raise UnsupportedOpError(f"model '{label}': ONNX opset {opset} is newer than this onnx package knows ({newest})")
+    if len(g.output) == 0:
+        raise ModelLoadError(f"model '{label}': the graph has no outputs")
+
+    consts: Dict[str, np.ndarray] = {}
+    for t in g.initializer:
+        if not t.name:
+            raise ModelLoadError(f"model '{label}': an initializer has no name")
+        consts[t.name] = _to_array(t, f"model '{label}', initializer")
+    for st in g.sparse_initializer:
+        raise UnsupportedOpError(f"model '{label}': sparse initializer '{st.values.name}' is not supported")
+
+    # IR-3 graphs list initializers as inputs too: those are constants.
+    inputs = [_value(vi) for vi in g.input if vi.name not in consts]
+    outputs = [_value(vi) for vi in g.output]
+    seen = set()
+    for v in inputs:
+        if not v.name:
+            raise ModelLoadError(f"model '{label}': a graph input has no name")
+        if v.name in seen:
+            raise ModelLoadError(f"model '{label}': graph input '{v.name}' is listed twice")
+        seen.add(v.name)
+    problems = []
+    for v in inputs + outputs:
+        kind = "input" if v in inputs else "output"
+        if v.dtype is None:
+            if kind == "input":
+                raise ModelLoadError(f"model '{label}': graph input '{v.name}' has no tensor type")
+            continue
+        if v.dtype not in SUPPORTED_DTYPES:
+            problems.append((v.name, f"graph {kind}", f"dtype {v.dtype}"))
+    if problems:
+        raise UnsupportedOpError(
+            f"model '{label}': " + "; ".join(f"{k} '{n}' has {r}" for n, k, r in problems)
+            + " (cnnrt runs float32, int64 and bool tensors)",
+            problems,
+        )
+
+    nodes: List[Node] = []
+    unsupported = []
+    for i, n in enumerate(g.node):
+        name = n.name or f"{n.op_type}_{i}"
+        where = f"model '{label}', node '{name}' ({n.op_type})"
+        if n.domain not in ("", "ai.onnx"):
+            unsupported.append((name, f"{n.domain}::{n.op_type}", "custom domain"))
+            continue
+        if n.op_type == "Constant":
+            if len(n.output) != 1:
+                raise ModelLoadError(f"{where}: Constant must have one output")
+            consts[n.output[0]] = _constant_value(n, where)
+            continue
+        node = Node(n.op_type, name, list(n.input), list(n.output), {})
+        try:
+            node = normalize_node(n, node, opset, where)
+        except UnsupportedOpError as e:
+            unsupported.append((name, n.op_type, str(e)))
+            continue
+        if node.op not in known_ops:
+            unsupported.append((name, n.op_type, "op not implemented"))
+            continue
+        nodes.append(node)
+    if unsupported:
+        lines = ", ".join(f"'{nm}' ({op}{'' if r == 'op not implemented' else ': ' + r})" for nm, op, r in unsupported)
+        ops = sorted({op for _, op, _ in unsupported})
+        raise UnsupportedOpError(
+            f"model '{label}': {len(unsupported)} node(s) cannot run in cnnrt [{', '.join(ops)}]: {lines}",
+            unsupported,
+        )
+    nodes = _toposort(nodes, inputs, consts, label)
+    produced = {o for n in nodes for o in n.outputs if o} | {v.name for v in inputs} | set(consts)
+    for v in outputs:
+        if v.name not in produced:
+            raise ModelLoadError(f"model '{label}': graph output '{v.name}' is never produced")
+
+    shapes: Dict[str, Value] = {}
+    for vi in list(g.value_info):
+        shapes[vi.name] = _value(vi)
+    graph = Graph(
+        name=label, nodes=nodes, inputs=inputs, outputs=outputs, consts=consts, shapes=shapes, opset=opset
+    )
+    graph.shapes.update(_infer_shapes(model))
+    return graph
+
+
+def _infer_shapes(model: onnx.ModelProto) -> Dict[str, Value]:
+    """onnx's shape inference, used by passes that need static shapes; a model
+    it cannot handle simply gets no extra information."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:
+        return {}
+    return {vi.name: _value(vi) for vi in inferred.graph.value_info}
+
+
+def _constant_value(n: onnx.NodeProto, where: str) -> np.ndarray:
+    if len(n.attribute) != 1:
+        raise ModelLoadError(f"{where}: Constant needs exactly one value attribute")
+    a = n.attribute[0]
+    if a.name == "value":
+        return _to_array(a.t, where)
+    if a.name == "value_float":
+        return np.array(a.f, dtype=np.float32)
+    if a.name == "value_floats":
+        return np.array(list(a.floats), dtype=np.float32)
+    if a.name == "value_int":
+        return np.array(a.i, dtype=np.int64)
+    if a.name == "value_ints":
+        return np.array(list(a.ints), dtype=np.int64)
+    raise UnsupportedOpError(f"{where}: Constant with attribute '{a.name}' is not supported")
+
+
+def _toposort(nodes: List[Node], inputs, consts, label) -> List[Node]:
+    available = {v.name for v in inputs} | set(consts)
+    producer: Dict[str, int] = {}
+    for i, n in enumerate(nodes):
+        for o in n.outputs:
+            if not o:
+                continue
+            if o in producer or o in available:
+                raise ModelLoadError(f"model '{label}': value '{o}' is produced twice ({n.where()})")
+            producer[o] = i
+    indeg = [0] * len(nodes)
+    users: Dict[int, List[int]] = {}
+    for i, n in enumerate(nodes):
+        for k, x in enumerate(n.inputs):
+            if not x or x in available:
+                continue
+            if x not in producer:
+                raise ModelLoadError(
+                    f"model '{label}': {n.where()} input {k} '{x}' is not produced by any node, graph input or initializer"
+                )
+            p = producer[x]
+            indeg[i] += 1
+            users.setdefault(p, []).append(i)
+    ready = deque(i for i in range(len(nodes)) if indeg[i] == 0)
+    order = []
+    while ready:
+        i = ready.popleft()
+        order.append(i)
+        for u in users.get(i, []):
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                ready.append(u)
+    if len(order) != len(nodes):
+        stuck = [nodes[i].where() for i in range(len(nodes)) if indeg[i] > 0]
+        raise ModelLoadError(f"model '{label}': the graph has a cycle through {', '.join(stuck[:8])}")
+    return [nodes[i] for i in order]

@@ -1,0 +1,102 @@
+"""Opset normalisation: one attribute form per op, whatever the opset.
+
+The runtime reads attributes by name; here every ONNX spelling (attribute vs
+input, opset-specific defaults) is turned into the one form it reads:
+- Softmax/LogSoftmax: `axis` with the opset's default, `legacy`=1 before
+  opset 13 (coerce to 2-D at axis);
+- Clip before 11: `min`/`max` attributes (from 11: optional inputs);
+- Squeeze/Unsqueeze before 13: `axes` attribute (from 13: input);
+- ConstantOfShape: `value` (one number) and `dtype` from the value tensor;
+- BatchNormalization: refuses spatial=0 and training mode;
+- MaxPool: refuses a requested Indices output.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ..errors import UnsupportedOpError
+from ..ir import Node
+
+SUPPORTED_DTYPES = {np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_)}
+_AT = onnx.AttributeProto
+
+
+def _attr_value(a: onnx.AttributeProto, where: str):
+    if a.ref_attr_name:
+        raise UnsupportedOpError(f"{where}: attribute '{a.name}' refers to a function attribute")
+    if a.type == _AT.INT:
+        return int(a.i)
+    if a.type == _AT.FLOAT:
+        return float(a.f)
+    if a.type == _AT.STRING:
+        return a.s.decode("utf-8", errors="replace")
+    if a.type == _AT.INTS:
+        return [int(v) for v in a.ints]
+    if a.type == _AT.FLOATS:
+        return [float(v) for v in a.floats]
+    if a.type == _AT.TENSOR:
+        return numpy_helper.to_array(a.t)
+    raise UnsupportedOpError(f"attribute '{a.name}' of type {_AT.AttributeType.Name(a.type)}")
+
+
+def normalize_node(proto: onnx.NodeProto, node: Node, opset: int, where: str) -> Node:
+    attrs = {a.name: _attr_value(a, where) for a in proto.attribute}
+    op = node.op
+    if op in ("Softmax", "LogSoftmax"):
+        if opset < 13:
+            attrs.setdefault("axis", 1)
+            attrs["legacy"] = 1
+        else:
+            attrs.setdefault("axis", -1)
+            attrs["legacy"] = 0
+    elif op == "Clip" and opset < 11:
+        attrs["min"] = float(attrs.get("min", -np.inf))
+        attrs["max"] = float(attrs.get("max", np.inf))
+    elif op == "ConstantOfShape":
+        v = attrs.pop("value", None)
+        if v is None:
+            v = np.zeros(1, np.float32)
+        v = np.asarray(v).reshape(-1)
+        if v.size != 1:
+            raise UnsupportedOpError("value must hold one element")
+        if v.dtype == np.float32 or v.dtype == np.float16 or v.dtype == np.float64:
+            if v.dtype != np.float32:
+                raise UnsupportedOpError(f"value dtype {v.dtype}")
+            attrs["value"] = float(v[0])
+            attrs["dtype"] = int(onnx.TensorProto.FLOAT)
+        elif v.dtype == np.bool_:
+            attrs["value"] = int(bool(v[0]))
+            attrs["dtype"] = int(onnx.TensorProto.BOOL)
+        elif v.dtype == np.int64 or v.dtype == np.int32:
+            attrs["value"] = int(v[0])
+            attrs["dtype"] = int(onnx.TensorProto.INT64)
+            if v.dtype == np.int32:
+                raise UnsupportedOpError("value dtype int32")
+        else:
+            raise UnsupportedOpError(f"value dtype {v.dtype}")
+    elif op == "BatchNormalization":
+        if int(attrs.get("spatial", 1)) != 1:
+            raise UnsupportedOpError("spatial=0 (per-activation statistics)")
+        if int(attrs.pop("training_mode", 0)) != 0:
+            raise UnsupportedOpError("training_mode=1")
+        attrs.pop("spatial", None)
+        attrs.pop("is_test", None)
+        attrs.pop("consumed_inputs", None)
+        # Extra outputs (running/saved statistics) exist only in training.
+        if any(o for o in node.outputs[1:]):
+            node.outputs = node.outputs[:1] + ["" for _ in node.outputs[1:]]
+    elif op == "MaxPool":
+        if len(node.outputs) > 1 and node.outputs[1]:
+            raise UnsupportedOpError("the Indices output")
+        attrs.pop("storage_order", None)
+    elif op == "Dropout":
+        attrs.pop("is_test", None)
+        attrs.pop("seed", None)
+        attrs.pop("ratio", None)
+    for k, v in list(attrs.items()):
+        if isinstance(v, np.ndarray):
+            raise UnsupportedOpError(f"tensor attribute '{k}'")
+    node.attrs = attrs
+    return node

@@ -1,0 +1,33 @@
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import cnnrt  # noqa: E402
+from cnnrt import _core  # noqa: E402
+
+ALL_ISAS = ["ref", "avx2", "avx512"]
+AVAILABLE = _core.info()["isa_available"]
+
+
+@pytest.fixture(params=ALL_ISAS)
+def isa(request):
+    """Every kernel path: a path this CPU lacks is a visible skip, never a pass."""
+    name = request.param
+    if name not in AVAILABLE:
+        pytest.skip(f"ISA path '{name}' is not available on this CPU ({_core.info()['cpu']}; detected {_core.isa_detected()})")
+    return name
+
+
+@pytest.fixture
+def rng():
+    import numpy as np
+
+    return np.random.default_rng(0)
+
+
+def pytest_report_header(config):
+    info = cnnrt.info()
+    return f"cnnrt {info['version']}: cpu={info['cpu']!r} isa detected={info['isa_detected']} available={AVAILABLE}"
