@@ -127,6 +127,15 @@ def test_squeeze(isa, shape, axes, opset, dtype):
     check_model(model, {"x": x}, isa=isa)
 
 
+def test_squeeze_empty_axes_input(isa):
+    """An empty axes tensor (opset 13) squeezes every size-1 dim, as onnxruntime does."""
+    x = data((1, 3, 1, 2), np.float32)
+    model = make_model([helper.make_node("Squeeze", ["x", "a"], ["y"], name="sq")], {"x": x}, ["y"],
+                       {"a": np.zeros((0,), np.int64)}, opset=13)
+    got, _ = check_model(model, {"x": x}, isa=isa)
+    assert got[0].shape == (3, 2)
+
+
 UNSQUEEZE = [((), [0]), ((5,), [0]), ((5,), [1]), ((5,), [-1]), ((5,), [0, 2]), ((3, 4), [1]), ((3, 4), [-1, 0]),
              ((3, 4), [0, 1, 2, 3]), ((2, 3, 4), [-4]), ((2, 3, 4), [4, 0]), ((2, 1, 3, 4), [2]), ((1, 2, 3, 4, 5), [-1])]
 
