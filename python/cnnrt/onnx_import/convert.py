@@ -55,11 +55,11 @@ def _to_array(t: onnx.TensorProto, where: str) -> np.ndarray:
 def _runtime_array(arr: np.ndarray, where: str, name: str) -> np.ndarray:
     """Lossless conversion to the dtypes the runtime computes with."""
     if arr.dtype == np.float32 or arr.dtype == np.int64 or arr.dtype == np.bool_:
-        return np.ascontiguousarray(arr)
+        return np.asarray(arr, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
     if arr.dtype in (np.int32, np.int16, np.int8, np.uint8, np.uint16, np.uint32):
-        return np.ascontiguousarray(arr.astype(np.int64))
+        return np.asarray(arr.astype(np.int64), order="C")
     if arr.dtype == np.float16 or str(arr.dtype) == "bfloat16":
-        return np.ascontiguousarray(arr.astype(np.float32))
+        return np.asarray(arr.astype(np.float32), order="C")
     raise UnsupportedOpError(
         f"{where}: tensor '{name}' has dtype {arr.dtype}; cnnrt runs float32, int64 and bool tensors",
         [(name, "initializer", f"dtype {arr.dtype}")],
