@@ -72,20 +72,20 @@ class Case:
         return sorted({o for o in self.ops if o not in known})
 
 
-def _graph_ops(g: onnx.GraphProto, acc: set, domains: set) -> None:
+def _graph_ops(g: onnx.GraphProto, acc: set) -> None:
     for n in g.node:
         acc.add(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}::{n.op_type}")
         for a in n.attribute:
             if a.type == onnx.AttributeProto.GRAPH:
-                _graph_ops(a.g, acc, domains)
+                _graph_ops(a.g, acc)
             elif a.type == onnx.AttributeProto.GRAPHS:
                 for sg in a.graphs:
-                    _graph_ops(sg, acc, domains)
+                    _graph_ops(sg, acc)
 
 
 def model_ops(m: onnx.ModelProto) -> Tuple[str, ...]:
     acc: set = set()
-    _graph_ops(m.graph, acc, set())
+    _graph_ops(m.graph, acc)
     return tuple(sorted(acc))
 
 
@@ -214,9 +214,19 @@ def run_case(case: Case) -> None:
             np.testing.assert_allclose(g, e, rtol=case.rtol, atol=case.atol, err_msg=f"{where}, output {i}")
 
 
+def manifest_onnx_version(path: str = MANIFEST_PATH) -> str:
+    """The onnx release (major.minor) whose cases the manifest lists."""
+    with open(path) as f:
+        return str(json.load(f).get("onnx", ""))
+
+
+def installed_onnx_version() -> str:
+    return ".".join(onnx.__version__.split(".")[:2])
+
+
 def load_manifest(path: str = MANIFEST_PATH) -> Dict[str, str]:
-    """{case id: reason}. The file is JSON: {"about": [...], "skips": {"<case id>": "<reason>", ...}};
-    a key listed twice or an empty reason is an error."""
+    """{case id: reason}. The file is JSON: {"about": [...], "onnx": "<major.minor>",
+    "skips": {"<case id>": "<reason>", ...}}; a key listed twice or an empty reason is an error."""
     def no_duplicates(pairs):
         seen = {}
         for k, v in pairs:

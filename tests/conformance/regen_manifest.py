@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 import cnnrt  # noqa: E402
-from conformance_cases import MANIFEST_PATH, all_cases, load_manifest, run_case  # noqa: E402
+from conformance_cases import MANIFEST_PATH, all_cases, installed_onnx_version, load_manifest, run_case  # noqa: E402
 
 _NP_NAMES = {
     "float64": "float64", "double": "float64", "float16": "float16", "bfloat16": "bfloat16",
@@ -165,7 +165,12 @@ def main(argv=None) -> int:
         for k in sorted(manifest):
             if k in bug_ids:
                 proposal[k] = manifest[k]
-        json.dump({"skips": proposal}, sys.stdout, indent=2, sort_keys=True)
+        about = []
+        if os.path.exists(MANIFEST_PATH):
+            with open(MANIFEST_PATH) as f:
+                about = json.load(f).get("about", [])
+        json.dump({"about": about, "onnx": installed_onnx_version(), "skips": dict(sorted(proposal.items()))},
+                  sys.stdout, indent=2)
         print()
     return 0
 

@@ -22,7 +22,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import cnnrt  # noqa: E402
-from conformance_cases import OP_SET, all_cases, load_manifest, missing_ops, op_set, run_case  # noqa: E402
+from conformance_cases import (  # noqa: E402
+    OP_SET, all_cases, installed_onnx_version, load_manifest, manifest_onnx_version, missing_ops, op_set, run_case,
+)
 
 CASES = all_cases()
 MANIFEST = load_manifest()
@@ -58,6 +60,9 @@ def test_case(case):
 
 
 def test_manifest_has_no_stale_entries():
+    want, have = manifest_onnx_version(), installed_onnx_version()
+    if want != have:
+        pytest.skip(f"skip_manifest.json lists the cases of onnx {want}; the installed onnx {have} generates another set")
     unknown = sorted(k for k in MANIFEST if k not in BY_ID)
     assert not unknown, f"skip_manifest.json lists cases that do not exist (remove them): {unknown}"
     auto = sorted(k for k in MANIFEST if BY_ID[k].outside_ops())
