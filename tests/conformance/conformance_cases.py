@@ -196,22 +196,30 @@ def feeds_for(model: onnx.ModelProto, inputs: Sequence[np.ndarray]) -> Dict[str,
     return {n: np.asarray(a) for n, a in zip(names, inputs)}
 
 
-def run_case(case: Case) -> None:
-    """Loads the case's model into cnnrt and checks every data set: number of
-    outputs, shape, dtype, then values with the case's rtol/atol
+def isa_paths() -> List[str]:
+    """Every kernel path this CPU runs (ref, avx2, avx512...)."""
+    return list(cnnrt._core.info()["isa_available"])
+
+
+def run_case(case: Case, isas: Optional[Sequence[str]] = None) -> None:
+    """Loads the case's model into cnnrt once per kernel path (every path
+    this CPU has, unless ``isas`` names some) and checks every data set:
+    number of outputs, shape, dtype, then values with the case's rtol/atol
     (np.testing.assert_allclose). Raises AssertionError or a cnnrt error."""
     model = case.model()
-    sess = cnnrt.load(model)
-    for k, (inputs, expected) in enumerate(case.data_sets()):
-        got = sess.run(None, feeds_for(model, inputs))
-        where = f"{case.id} data set {k}"
-        assert len(got) == len(expected), f"{where}: {len(got)} outputs, expected {len(expected)}"
-        for i, (g, e) in enumerate(zip(got, expected)):
-            e = np.asarray(e)
-            g = np.asarray(g)
-            assert g.shape == e.shape, f"{where}, output {i}: shape {g.shape}, expected {e.shape}"
-            assert g.dtype == e.dtype, f"{where}, output {i}: dtype {g.dtype}, expected {e.dtype}"
-            np.testing.assert_allclose(g, e, rtol=case.rtol, atol=case.atol, err_msg=f"{where}, output {i}")
+    data = case.data_sets()
+    for isa in (isas or isa_paths()):
+        sess = cnnrt.load(model, isa=isa)
+        for k, (inputs, expected) in enumerate(data):
+            got = sess.run(None, feeds_for(model, inputs))
+            where = f"{case.id} (isa {isa}) data set {k}"
+            assert len(got) == len(expected), f"{where}: {len(got)} outputs, expected {len(expected)}"
+            for i, (g, e) in enumerate(zip(got, expected)):
+                e = np.asarray(e)
+                g = np.asarray(g)
+                assert g.shape == e.shape, f"{where}, output {i}: shape {g.shape}, expected {e.shape}"
+                assert g.dtype == e.dtype, f"{where}, output {i}: dtype {g.dtype}, expected {e.dtype}"
+                np.testing.assert_allclose(g, e, rtol=case.rtol, atol=case.atol, err_msg=f"{where}, output {i}")
 
 
 def manifest_onnx_version(path: str = MANIFEST_PATH) -> str:

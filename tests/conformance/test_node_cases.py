@@ -1,8 +1,9 @@
 """ONNX conformance: the operator cases the onnx wheel generates in memory for
 every op in cnnrt's op list, and the model cases in its data folders
-(pytorch-converted, pytorch-operator, simple), each run on cnnrt and compared
-with the case's expected outputs: number of outputs, shape, dtype, then values
-with the case's own rtol/atol (np.testing.assert_allclose).
+(pytorch-converted, pytorch-operator, simple), each run on cnnrt on every
+kernel path this CPU has (ref/avx2/avx512) and compared with the case's
+expected outputs: number of outputs, shape, dtype, then values with the
+case's own rtol/atol (np.testing.assert_allclose).
 
 A case is skipped only
 - when its model uses an op outside cnnrt's op set (reason computed from the
