@@ -44,6 +44,14 @@ def _value(vi: onnx.ValueInfoProto) -> Value:
     return Value(vi.name, dtype, shape)
 
 
+def _non_tensor_kind(t: onnx.TypeProto):
+    """'sequence', 'optional', 'map' or 'sparse tensor' for a value that is
+    valid ONNX but not a dense tensor; None for a tensor or a missing type."""
+    which = t.WhichOneof("value")
+    return {"sequence_type": "sequence", "optional_type": "optional", "map_type": "map",
+            "sparse_tensor_type": "sparse tensor", "opaque_type": "opaque"}.get(which)
+
+
 def _to_array(t: onnx.TensorProto, where: str) -> np.ndarray:
     try:
         arr = numpy_helper.to_array(t)
@@ -105,6 +113,17 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None) -> Graph:
             raise ModelLoadError(f"model '{label}': graph input '{v.name}' is listed twice")
         seen.add(v.name)
     problems = []
+    for kind, vis in (("input", g.input), ("output", g.output)):
+        for vi in vis:
+            what = _non_tensor_kind(vi.type) if vi.name not in consts else None
+            if what:
+                problems.append((vi.name, f"graph {kind}", f"type {what}"))
+    if problems:
+        raise UnsupportedOpError(
+            f"model '{label}': " + "; ".join(f"{k} '{n}' has {r}" for n, k, r in problems)
+            + " (cnnrt runs tensors only)",
+            problems,
+        )
     for v in inputs + outputs:
         kind = "input" if v in inputs else "output"
         if v.dtype is None:
