@@ -312,6 +312,21 @@ def test_pool_threads(isa, threads, n, c):
         check_model(pool_model(op, x_shape, attrs), feed(x_shape), isa=isa, threads=threads)
 
 
+@pytest.mark.parametrize("op,cip", [("MaxPool", None), ("AveragePool", 0), ("AveragePool", 1)])
+@pytest.mark.parametrize("w,k,s,d,pads,ceil", [
+    (4096, 3, 1, 1, [0, 0], 0),   # row buffer exactly full: separable form
+    (4097, 3, 1, 1, [0, 0], 0),   # one column more: direct form
+    (5003, 5, 2, 2, [3, 1], 1),
+    (4500, 4, 3, 1, [0, 2], 1),
+])
+def test_pool_wide_rows(isa, op, cip, w, k, s, d, pads, ceil):
+    """Rows beyond the separable form's 4096-float buffer take the direct form."""
+    attrs = pool_attrs(1, k, s, d, pads=pads, ceil=ceil, cip=cip)
+    check_model(pool_model(op, [2, 3, w], attrs), feed([2, 3, w]), isa=isa)
+    attrs2 = pool_attrs(2, [2, k], [1, s], [1, d], pads=[1, pads[0], 0, pads[1]], ceil=ceil, cip=cip)
+    check_model(pool_model(op, [1, 2, 3, w], attrs2), feed([1, 2, 3, w]), isa=isa, threads=2)
+
+
 @pytest.mark.parametrize("op", ["GlobalMaxPool", "GlobalAveragePool"])
 @pytest.mark.parametrize("shape", [[1, 1, 7], [3, 17, 5, 9], [1, 3, 37, 41], [3, 3, 2, 3, 5], [2, 4, 1, 1], [1, 2, 2, 3, 1, 2]])
 @pytest.mark.parametrize("threads", [1, 2])
