@@ -60,6 +60,25 @@ def test_softmax_large_and_infinite_inputs(isa, op, opset):
 
 
 @pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("opset,axis,shape", [(13, -1, [3, 40]), (13, 1, [2, 5, 70]), (11, 1, [2, 5, 7])])
+def test_softmax_nan_and_inf_inputs(isa, op, opset, axis, shape):
+    """A NaN or +inf in a slice makes that slice NaN, as in onnxruntime; others are untouched."""
+    x = feed(shape)
+    x["x"].reshape(-1)[[3, 17]] = np.nan
+    x["x"].reshape(-1)[25] = np.inf
+    check_model(sm_model(op, shape, opset, axis), x, isa=isa)
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("x0", [0.0, -50.0, -87.5, -88.0, -100.0, -1e30])
+def test_softmax_exp_range(isa, op, x0):
+    """Arguments of exp near and beyond float's underflow (about -87.3)."""
+    x = {"x": (x0 * np.linspace(0, 1, 64, dtype=np.float32)[None, :] + np.zeros((3, 1), np.float32)).astype(np.float32)}
+    check_model(sm_model(op, [3, 64], 13, -1), x, isa=isa)
+    check_model(sm_model(op, [3, 64], 13, 0), x, isa=isa)
+
+
+@pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("shape,axis,opset", [
     ([4, 1000], 1, 13),          # long rows
