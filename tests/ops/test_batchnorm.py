@@ -122,3 +122,11 @@ def test_batchnorm_training_mode_is_unsupported():
     m = bn_model([2, 3, 4], params, opset=15, training_mode=1)
     with pytest.raises(cnnrt.UnsupportedOpError, match="bn0"):
         cnnrt.load(m)
+
+
+@pytest.mark.parametrize("which", ["const", "runtime"])
+def test_batchnorm_empty_batch(isa, which):
+    params = bn_params(3)
+    const = CONSTNESS[which]
+    m = bn_model([0, 3, 4], params, const)
+    assert cnnrt.load(m, isa=isa).run(None, bn_feeds([0, 3, 4], params, const))[0].shape == (0, 3, 4)

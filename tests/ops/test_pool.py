@@ -395,3 +395,12 @@ def test_global_pool_rank_2_is_an_error():
     model = make_model([node], {"x": np.zeros([2, 3], np.float32)}, ["y"])
     with pytest.raises(cnnrt.ModelLoadError, match="gap0.*rank"):
         _load_run(model, [2, 3])
+
+
+@pytest.mark.parametrize("op,attrs", [("MaxPool", pool_attrs(2, 2)), ("AveragePool", pool_attrs(1, 3, pads=[1, 1])),
+                                      ("GlobalMaxPool", {}), ("GlobalAveragePool", {})])
+def test_pool_empty_batch(isa, op, attrs):
+    shape = [0, 3, 5] if attrs.get("kernel_shape") == [3] else [0, 3, 5, 4]
+    want = {"MaxPool": (0, 3, 4, 3), "AveragePool": (0, 3, 5)}.get(op, (0, 3, 1, 1))
+    m = make_model([helper.make_node(op, ["x"], ["y"], **attrs)], {"x": np.zeros(shape, np.float32)}, ["y"])
+    assert cnnrt.load(m, isa=isa).run(None, {"x": np.zeros(shape, np.float32)})[0].shape == want
