@@ -9,6 +9,18 @@
 
 namespace cnnrt {
 
+// A fork/join costs microseconds, and far more when a worker has been
+// descheduled (another process, another runtime's spinning pool): work below
+// this many elementary operations per thread stays on the calling thread.
+// 32K ops is ~5-20 us of work on one core, the same order as a wake-up.
+constexpr int64_t kMinWorkPerThread = int64_t(1) << 15;
+
+inline int threads_for_work(int64_t work, int threads) {
+  const int64_t t = work / kMinWorkPerThread;
+  if (t < 1) return 1;
+  return t < threads ? static_cast<int>(t) : threads;
+}
+
 inline int thread_index() {
 #if defined(_OPENMP)
   return omp_get_thread_num();

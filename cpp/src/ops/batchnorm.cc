@@ -64,7 +64,7 @@ class BatchNormOp : public Op {
     int64_t S = 1;
     for (size_t d = 2; d < x.shape.size(); ++d) S *= x.shape[d];
     const BatchNormOp* self = this;
-    const int threads = ctx.threads();
+    const int threads = ctx.threads_for(2 * N * C * S);
     const float eps = eps_;
     return [self, N, C, S, eps, threads](const RunCtx& r) {
       const float* x = r.i<float>(0);

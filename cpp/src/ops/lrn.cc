@@ -34,7 +34,7 @@ class LrnOp : public Op {
     for (size_t d = 2; d < x.shape.size(); ++d) S *= x.shape[d];
     const int64_t lo = (size_ - 1) / 2, hi = size_ - 1 - lo;
     const float scale = alpha_ / static_cast<float>(size_), bias = bias_, beta = beta_;
-    const int threads = ctx.threads();
+    const int threads = ctx.threads_for(N * C * S * (size_ + 4));
     return [N, C, S, lo, hi, scale, bias, beta, threads](const RunCtx& r) {
       const float* x = r.i<float>(0);
       float* y = r.o<float>(0);

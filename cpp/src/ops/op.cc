@@ -1,6 +1,10 @@
 #include "ops/op.h"
 
+#include "core/parallel.h"
+
 namespace cnnrt {
+
+int PlanCtx::threads_for(int64_t work) const { return threads_for_work(work, threads_); }
 
 const TensorMeta& PlanCtx::in(int i) const {
   if (!has(i)) fail("input ", i, " is required but absent");

@@ -42,6 +42,8 @@ class PlanCtx {
 
   const Node& node() const { return node_; }
   int threads() const { return threads_; }
+  // Threads worth using for `work` elementary operations (core/parallel.h).
+  int threads_for(int64_t work) const;
   int num_inputs() const { return node_.num_inputs(); }
   bool has(int i) const { return node_.has_input(i); }
   const TensorMeta& in(int i) const;

@@ -210,7 +210,7 @@ class PoolOp : public Op {
     }
 
     const int64_t planes = x.shape[0] * x.shape[1];
-    const int threads = ctx.threads();
+    const int threads = ctx.threads_for(planes * g.OH * g.OW * (g.KH + g.KW));
     const int64_t nb = row_blocks(planes, g.OH, threads);
     // Row buffer length of the separable form; wider rows take the direct one.
     const int64_t L = (g.OW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
@@ -277,7 +277,7 @@ class GlobalPoolOp : public Op {
     if (hw == 0) ctx.fail("input X has an empty spatial dim (shape ", shape_str(x.shape), ")");
     ctx.set_out(0, DType::F32, oshape);
     const int64_t planes = x.shape[0] * x.shape[1];
-    const int threads = ctx.threads();
+    const int threads = ctx.threads_for(planes * hw);
     const PoolKind kind = kind_;
     return [planes, hw, threads, kind](const RunCtx& r) {
       const float* x = r.i<float>(0);

@@ -150,7 +150,7 @@ class SoftmaxOp : public Op {
         inner *= x.shape[d];
     }
     const bool log = log_;
-    const int threads = ctx.threads();
+    const int threads = ctx.threads_for(outer * D * inner * 8);
     return [outer, D, inner, log, threads](const RunCtx& r) {
       const float* x = r.i<float>(0);
       float* y = r.o<float>(0);
