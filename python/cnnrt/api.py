@@ -184,5 +184,9 @@ def supported_ops() -> List[str]:
 def info() -> dict:
     """Version, CPU, ISA detected and chosen, OpenMP, default threads."""
     d = dict(_core.info())
+    if not d.get("version"):  # a CMake build outside scikit-build defines it empty
+        from . import __version__
+
+        d["version"] = __version__
     d["default_threads"] = default_threads()
     return d
