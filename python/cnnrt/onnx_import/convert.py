@@ -45,10 +45,15 @@ def _value(vi: onnx.ValueInfoProto) -> Value:
 
 
 def _to_array(t: onnx.TensorProto, where: str) -> np.ndarray:
+    dims = [int(d) for d in t.dims]
+    if any(d < 0 for d in dims):  # numpy's reshape would take any negative size as "infer this one"
+        raise ModelLoadError(f"{where}: tensor '{t.name}' has a negative dimension in {dims}")
     try:
         arr = numpy_helper.to_array(t)
     except Exception as e:  # wrong raw_data size, unknown dtype, ...
         raise ModelLoadError(f"{where}: cannot read tensor '{t.name}' ({e})") from None
+    if list(arr.shape) != dims:
+        raise ModelLoadError(f"{where}: tensor '{t.name}' holds shape {list(arr.shape)}, its dims say {dims}")
     return _runtime_array(arr, where, t.name)
 
 
@@ -76,6 +81,11 @@ def opset_of(model: onnx.ModelProto) -> int:
 def to_ir(model: onnx.ModelProto, label: str, known_ops) -> Graph:
     g = model.graph
     opset = opset_of(model)
+    if opset == 0:
+        raise ModelLoadError(
+            f"model '{label}': no opset_import for the default ONNX domain (IR version {model.ir_version} requires one); "
+            "the file is truncated or was not written by an ONNX exporter"
+        )
     if opset < MIN_OPSET:
         raise UnsupportedOpError(f"model '{label}': ONNX opset {opset} is older than cnnrt supports (opset {MIN_OPSET} and newer)")
     newest = onnx.defs.onnx_opset_version()
