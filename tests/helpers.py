@@ -18,6 +18,8 @@ NP_TO_ONNX = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.int64): Tenso
 
 
 def tensor_value(name, arr_or_dtype, shape=None):
+    if isinstance(arr_or_dtype, np.generic):
+        arr_or_dtype = np.asarray(arr_or_dtype)
     if isinstance(arr_or_dtype, np.ndarray):
         return helper.make_tensor_value_info(name, NP_TO_ONNX[arr_or_dtype.dtype], list(arr_or_dtype.shape))
     return helper.make_tensor_value_info(name, arr_or_dtype, shape)

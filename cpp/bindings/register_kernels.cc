@@ -2,6 +2,7 @@
 // kernel tests (each path against numpy / the ref path).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "bindings/common.h"
 #include "kernels/kernels.h"

@@ -10,7 +10,7 @@ from . import _core
 from .errors import CnnrtError, InputError, UnsupportedOpError
 from .ir import Graph
 from .lower import lower
-from .onnx_import import read_model, to_ir
+from .onnx_import import check_supported, read_model, to_ir
 from .passes import run_pipeline
 
 _NP_OF = {1: np.dtype(np.float32), 7: np.dtype(np.int64), 9: np.dtype(np.bool_)}
@@ -58,9 +58,10 @@ class Session:
 
     def __init__(self, model, threads: Optional[int] = None, *, max_plans: int = 8, isa: Optional[str] = None):
         proto, _, label = read_model(model)
-        graph = to_ir(proto, label, set(_core.registered_ops()))
+        graph = to_ir(proto, label)
         del proto
         graph = run_pipeline(graph)
+        check_supported(graph, set(_core.registered_ops()))
         self._label = label
         self._threads = int(threads) if threads else default_threads()
         if self._threads < 1:

@@ -66,4 +66,6 @@ class Graph:
         if name in self.consts:
             return list(self.consts[name].shape)
         v = self.shapes.get(name)
+        if v is None:
+            v = next((x for x in self.inputs + self.outputs if x.name == name), None)
         return None if v is None else v.shape

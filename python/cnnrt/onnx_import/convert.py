@@ -78,7 +78,9 @@ def opset_of(model: onnx.ModelProto) -> int:
     return 1 if model.ir_version < 3 else 0
 
 
-def to_ir(model: onnx.ModelProto, label: str, known_ops) -> Graph:
+def to_ir(model: onnx.ModelProto, label: str, known_ops=None) -> Graph:
+    """known_ops: when given, nodes of other op types are reported here;
+    when None, the caller checks after the passes (check_supported)."""
     g = model.graph
     opset = opset_of(model)
     if opset == 0:
@@ -147,17 +149,11 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops) -> Graph:
         except UnsupportedOpError as e:
             unsupported.append((name, n.op_type, str(e)))
             continue
-        if node.op not in known_ops:
+        if known_ops is not None and node.op not in known_ops:
             unsupported.append((name, n.op_type, "op not implemented"))
             continue
         nodes.append(node)
-    if unsupported:
-        lines = ", ".join(f"'{nm}' ({op}{'' if r == 'op not implemented' else ': ' + r})" for nm, op, r in unsupported)
-        ops = sorted({op for _, op, _ in unsupported})
-        raise UnsupportedOpError(
-            f"model '{label}': {len(unsupported)} node(s) cannot run in cnnrt [{', '.join(ops)}]: {lines}",
-            unsupported,
-        )
+    _raise_unsupported(label, unsupported)
     nodes = _toposort(nodes, inputs, consts, label)
     produced = {o for n in nodes for o in n.outputs if o} | {v.name for v in inputs} | set(consts)
     for v in outputs:
@@ -172,6 +168,23 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops) -> Graph:
     )
     graph.shapes.update(_infer_shapes(model))
     return graph
+
+
+def _raise_unsupported(label, unsupported):
+    if not unsupported:
+        return
+    lines = ", ".join(f"'{nm}' ({op}{'' if r == 'op not implemented' else ': ' + r})" for nm, op, r in unsupported)
+    ops = sorted({op for _, op, _ in unsupported})
+    raise UnsupportedOpError(
+        f"model '{label}': {len(unsupported)} node(s) cannot run in cnnrt [{', '.join(ops)}]: {lines}",
+        unsupported,
+    )
+
+
+def check_supported(graph: Graph, known_ops) -> None:
+    """Every node the passes left must be an op the runtime has; all
+    offenders are reported at once."""
+    _raise_unsupported(graph.name, [(n.name, n.op, "op not implemented") for n in graph.nodes if n.op not in known_ops])
 
 
 def _infer_shapes(model: onnx.ModelProto) -> Dict[str, Value]:

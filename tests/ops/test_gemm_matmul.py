@@ -1,0 +1,104 @@
+"""Gemm (transA, transB, alpha, beta, C broadcasts, constant or runtime B)
+and MatMul (1-D promotion, batch broadcasting) vs onnxruntime, every ISA path."""
+import itertools
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import cnnrt
+from helpers import check_model, make_model
+
+C_SHAPES = [None, "scalar", "n", "1n", "m1", "mn"]
+
+
+def c_array(kind, m, n, rng):
+    shape = {"scalar": (1,), "n": (n,), "1n": (1, n), "m1": (m, 1), "mn": (m, n)}[kind]
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("ta,tb", list(itertools.product([0, 1], [0, 1])))
+@pytest.mark.parametrize("c_kind", C_SHAPES)
+@pytest.mark.parametrize("b_const", [True, False])
+def test_gemm(isa, ta, tb, c_kind, b_const):
+    rng = np.random.default_rng(ta * 2 + tb)
+    m, k, n = 3, 37, 19
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    inputs = {"a": a}
+    inits = {}
+    (inits if b_const else inputs)["b"] = b
+    names = ["a", "b"]
+    if c_kind:
+        inits["c"] = c_array(c_kind, m, n, rng)
+        names.append("c")
+    node = helper.make_node("Gemm", names, ["y"], name="gemm0", transA=ta, transB=tb, alpha=0.7, beta=1.3)
+    model = make_model([node], inputs, ["y"], inits, opset=13)
+    feeds = {"a": a} if b_const else {"a": a, "b": b}
+    check_model(model, feeds, isa=isa)
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 2048, 1000), (5, 4096, 33), (17, 9, 1)])
+def test_gemm_fc_layer_shapes(isa, m, k, n):
+    rng = np.random.default_rng(m)
+    w = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32)
+    node = helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="fc", transB=1)
+    model = make_model([node], {"x": np.zeros((m, k), np.float32)}, ["y"],
+                       {"w": w, "b": rng.standard_normal(n).astype(np.float32)})
+    check_model(model, {"x": rng.standard_normal((m, k)).astype(np.float32)}, isa=isa, threads=2)
+
+
+def test_gemm_runtime_c(isa):
+    rng = np.random.default_rng(9)
+    a, b, c = (rng.standard_normal(s).astype(np.float32) for s in [(4, 5), (5, 6), (4, 1)])
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"], name="g", beta=0.5)
+    model = make_model([node], {"a": a, "b": b, "c": c}, ["y"], opset=11)
+    check_model(model, {"a": a, "b": b, "c": c}, isa=isa)
+
+
+MATMUL_SHAPES = [
+    ((7,), (7,)), ((7,), (7, 5)), ((3, 7), (7,)), ((3, 7), (7, 5)), ((2, 3, 7), (7, 5)),
+    ((2, 3, 7), (2, 7, 5)), ((2, 1, 3, 7), (4, 7, 5)), ((1, 3, 7), (4, 1, 7, 5)), ((3, 2, 6), (4, 1, 6, 2)),
+]
+
+
+@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES, ids=[f"{a}x{b}" for a, b in MATMUL_SHAPES])
+@pytest.mark.parametrize("b_const", [True, False])
+def test_matmul(isa, sa, sb, b_const):
+    rng = np.random.default_rng(len(sa) * 7 + len(sb))
+    a = rng.standard_normal(sa).astype(np.float32)
+    b = rng.standard_normal(sb).astype(np.float32)
+    inputs, inits = {"a": a}, {}
+    (inits if b_const else inputs)["b"] = b
+    model = make_model([helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")], inputs, ["y"], inits)
+    check_model(model, {k: v for k, v in {"a": a, "b": b}.items() if k in inputs}, isa=isa)
+
+
+def test_matmul_add_is_fused_and_correct(isa):
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((16, 10)).astype(np.float32)
+    bias = rng.standard_normal(10).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["t"], name="mm"),
+             helper.make_node("Add", ["t", "bias"], ["u"], name="add"),
+             helper.make_node("Relu", ["u"], ["y"], name="relu")]
+    model = make_model(nodes, {"x": np.zeros((3, 16), np.float32)}, ["y"], {"w": w, "bias": bias})
+    sess = cnnrt.load(model, isa=isa)
+    assert "fuse_bias" in sess.passes_applied and "fuse_activation" in sess.passes_applied
+    assert sess.node_count == 1
+    check_model(model, {"x": rng.standard_normal((3, 16)).astype(np.float32)}, isa=isa)
+
+
+def test_gemm_inner_dim_mismatch_is_an_error():
+    node = helper.make_node("Gemm", ["a", "b"], ["y"], name="gemm_bad")
+    model = make_model([node], {"a": np.zeros((2, 3), np.float32), "b": np.zeros((4, 5), np.float32)},
+                       [helper.make_tensor_value_info("y", 1, None)])
+    with pytest.raises(cnnrt.ModelLoadError, match="gemm_bad.*inner dimensions"):
+        cnnrt.load(model).run(None, {"a": np.zeros((2, 3), np.float32), "b": np.zeros((4, 5), np.float32)})
+
+
+def test_matmul_batch_mismatch_is_an_error():
+    node = helper.make_node("MatMul", ["a", "b"], ["y"], name="mm_bad")
+    model = make_model([node], {"a": np.zeros((2, 3, 4), np.float32), "b": np.zeros((3, 4, 5), np.float32)},
+                       [helper.make_tensor_value_info("y", 1, None)])
+    with pytest.raises(cnnrt.ModelLoadError, match="mm_bad.*broadcast"):
+        cnnrt.load(model).run(None, {"a": np.zeros((2, 3, 4), np.float32), "b": np.zeros((3, 4, 5), np.float32)})
