@@ -137,7 +137,6 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None) -> Graph:
         where = f"model '{label}', node '{name}' ({n.op_type})"
         if n.domain not in ("", "ai.onnx"):
             unsupported.append((name, f"{n.domain}::{n.op_type}", "custom domain"))
-            nodes.append(_placeholder(n, name, f"{n.domain}::{n.op_type}", "custom domain"))
             continue
         if n.op_type == "Constant":
             if len(n.output) != 1:
@@ -149,17 +148,12 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None) -> Graph:
             node = normalize_node(n, node, opset, where)
         except UnsupportedOpError as e:
             unsupported.append((name, n.op_type, str(e)))
-            nodes.append(_placeholder(n, name, n.op_type, str(e)))
             continue
         if known_ops is not None and node.op not in known_ops:
             unsupported.append((name, n.op_type, "op not implemented"))
             continue
         nodes.append(node)
-    if known_ops is not None:
-        _raise_unsupported(label, unsupported)
-    # Otherwise the placeholders stay in the graph (so that what they feed is
-    # still produced) and check_supported reports them after the passes,
-    # together with the ops the runtime lacks: all of them in one error.
+    _raise_unsupported(label, unsupported)
     nodes = _toposort(nodes, inputs, consts, label)
     produced = {o for n in nodes for o in n.outputs if o} | {v.name for v in inputs} | set(consts)
     for v in outputs:
@@ -187,25 +181,10 @@ def _raise_unsupported(label, unsupported):
     )
 
 
-UNSUPPORTED = "?unsupported"  # op of a placeholder node: no pass matches it, the runtime never sees it
-
-
-def _placeholder(n: onnx.NodeProto, name: str, op: str, reason: str) -> Node:
-    return Node(UNSUPPORTED, name, list(n.input), list(n.output), {"_unsupported": (op, reason)})
-
-
 def check_supported(graph: Graph, known_ops) -> None:
     """Every node the passes left must be an op the runtime has; all
-    offenders (with the custom-domain ops and refused attributes found at
-    import) are reported at once."""
-    problems = []
-    for n in graph.nodes:
-        if n.op == UNSUPPORTED:
-            op, reason = n.attrs["_unsupported"]
-            problems.append((n.name, op, reason))
-        elif n.op not in known_ops:
-            problems.append((n.name, n.op, "op not implemented"))
-    _raise_unsupported(graph.name, problems)
+    offenders are reported at once."""
+    _raise_unsupported(graph.name, [(n.name, n.op, "op not implemented") for n in graph.nodes if n.op not in known_ops])
 
 
 def _infer_shapes(model: onnx.ModelProto) -> Dict[str, Value]:
