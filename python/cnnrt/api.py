@@ -58,10 +58,11 @@ class Session:
 
     def __init__(self, model, threads: Optional[int] = None, *, max_plans: int = 8, isa: Optional[str] = None):
         proto, _, label = read_model(model)
-        graph = to_ir(proto, label)
+        known = set(_core.registered_ops())
+        graph = to_ir(proto, label, runtime_ops=known)
         del proto
         graph = run_pipeline(graph)
-        check_supported(graph, set(_core.registered_ops()))
+        check_supported(graph, known)
         self._label = label
         self._threads = int(threads) if threads else default_threads()
         if self._threads < 1:

@@ -78,9 +78,12 @@ def opset_of(model: onnx.ModelProto) -> int:
     return 1 if model.ir_version < 3 else 0
 
 
-def to_ir(model: onnx.ModelProto, label: str, known_ops=None) -> Graph:
+def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None) -> Graph:
     """known_ops: when given, nodes of other op types are reported here;
-    when None, the caller checks after the passes (check_supported)."""
+    when None, the caller checks after the passes (check_supported).
+    runtime_ops: the ops the runtime has; when import itself refuses nodes
+    (custom domain, refused attributes), the nodes whose op is not among
+    these are listed in the same error, so that one load reports them all."""
     g = model.graph
     opset = opset_of(model)
     if opset == 0:
@@ -153,6 +156,8 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None) -> Graph:
             unsupported.append((name, n.op_type, "op not implemented"))
             continue
         nodes.append(node)
+    if unsupported and runtime_ops is not None:
+        unsupported += [(n.name, n.op, "op not implemented") for n in nodes if n.op not in runtime_ops]
     _raise_unsupported(label, unsupported)
     nodes = _toposort(nodes, inputs, consts, label)
     produced = {o for n in nodes for o in n.outputs if o} | {v.name for v in inputs} | set(consts)
