@@ -159,7 +159,7 @@ def _generate(g, rng):
     return arrays, consumers, producer
 
 
-def _head(g, producer, arrays):
+def _head(g, producer):
     """The Gemm/Conv whose output reaches the Softmax (or the graph output)
     through positively homogeneous ops only."""
     softmax = [n for n in g.node if n.op_type == "Softmax"]
@@ -194,7 +194,7 @@ def _randomize(name: str, seed: int):
     g.input.extend(ins)
     assert not any(n.op_type == "ConstantOfShape" for n in g.node)
 
-    return m, _head(g, producer, arrays), producer
+    return m, _head(g, producer), producer
 
 
 def data_input(m: onnx.ModelProto) -> str:
@@ -204,7 +204,7 @@ def data_input(m: onnx.ModelProto) -> str:
     return names[0]
 
 
-def input_for(m: onnx.ModelProto, batch: int = 1, seed: int = 1) -> np.ndarray:
+def input_for(batch: int = 1, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal([batch, 3, 224, 224]).astype(np.float32)
 
 
@@ -213,7 +213,7 @@ def prepare(name: str, seed: int = 0):
     m, head, producer = _randomize(name, seed)
     g = m.graph
     inp = data_input(m)
-    x = input_for(m)
+    x = input_for()
     outputs = [o.name for o in g.output]
     # One onnxruntime session (serialising VGG-19 takes seconds) measures the
     # head's output, then gives the reference with the rescaled head weights
@@ -318,7 +318,7 @@ def test_resnet50_dynamic_batch():
     checks batch 1 and 2 against onnxruntime.
     """
     p = prepared("light_resnet50")
-    x2 = input_for(p.model, batch=2, seed=2)
+    x2 = input_for(batch=2, seed=2)
     sess = cnnrt.load(p.model, threads=2)
     with pytest.raises(cnnrt.InputError, match=p.input_name):
         sess.run(None, {p.input_name: x2})
