@@ -93,7 +93,7 @@ def test_demo_model_matches_onnxruntime(isa):
     of onnxruntime, same predictions, accuracy >= 95%."""
     images, labels = demo.load_test_data()
     m = onnx.load(demo.model_path())
-    sess = cnnrt.load(demo.model_path(), isa=isa)
+    sess = cnnrt.load(demo.model_path(), threads=1, isa=isa)
     got = sess.run(None, {"input": images})[0]
     ref = run_ort(m, {"input": images})[0]
     assert got.shape == (len(labels), 10)
