@@ -44,6 +44,14 @@ def _value(vi: onnx.ValueInfoProto) -> Value:
     return Value(vi.name, dtype, shape)
 
 
+def _non_tensor_kind(t: onnx.TypeProto):
+    """'sequence', 'optional', 'map' or 'sparse tensor' for a value that is
+    valid ONNX but not a dense tensor; None for a tensor or a missing type."""
+    which = t.WhichOneof("value")
+    return {"sequence_type": "sequence", "optional_type": "optional", "map_type": "map",
+            "sparse_tensor_type": "sparse tensor", "opaque_type": "opaque"}.get(which)
+
+
 def _to_array(t: onnx.TensorProto, where: str) -> np.ndarray:
     dims = [int(d) for d in t.dims]
     if any(d < 0 for d in dims):  # numpy's reshape would take any negative size as "infer this one"
@@ -60,11 +68,11 @@ def _to_array(t: onnx.TensorProto, where: str) -> np.ndarray:
 def _runtime_array(arr: np.ndarray, where: str, name: str) -> np.ndarray:
     """Lossless conversion to the dtypes the runtime computes with."""
     if arr.dtype == np.float32 or arr.dtype == np.int64 or arr.dtype == np.bool_:
-        return np.ascontiguousarray(arr)
+        return np.asarray(arr, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
     if arr.dtype in (np.int32, np.int16, np.int8, np.uint8, np.uint16, np.uint32):
-        return np.ascontiguousarray(arr.astype(np.int64))
+        return np.asarray(arr.astype(np.int64), order="C")
     if arr.dtype == np.float16 or str(arr.dtype) == "bfloat16":
-        return np.ascontiguousarray(arr.astype(np.float32))
+        return np.asarray(arr.astype(np.float32), order="C")
     raise UnsupportedOpError(
         f"{where}: tensor '{name}' has dtype {arr.dtype}; cnnrt runs float32, int64 and bool tensors",
         [(name, "initializer", f"dtype {arr.dtype}")],
@@ -118,6 +126,17 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None) 
             raise ModelLoadError(f"model '{label}': graph input '{v.name}' is listed twice")
         seen.add(v.name)
     problems = []
+    for kind, vis in (("input", g.input), ("output", g.output)):
+        for vi in vis:
+            what = _non_tensor_kind(vi.type) if vi.name not in consts else None
+            if what:
+                problems.append((vi.name, f"graph {kind}", f"type {what}"))
+    if problems:
+        raise UnsupportedOpError(
+            f"model '{label}': " + "; ".join(f"{k} '{n}' has {r}" for n, k, r in problems)
+            + " (cnnrt runs tensors only)",
+            problems,
+        )
     for v in inputs + outputs:
         kind = "input" if v in inputs else "output"
         if v.dtype is None:
