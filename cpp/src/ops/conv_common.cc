@@ -40,8 +40,9 @@ std::vector<int64_t> window_output(const Window& w, const std::vector<int64_t>& 
     const int64_t ext = checked_add(checked_mul(w.kernel[d] - 1, w.dilation[d]), 1);
     if (w.auto_pad == "SAME_UPPER" || w.auto_pad == "SAME_LOWER") {
       out[d] = (in[d] + w.stride[d] - 1) / w.stride[d];
-      int64_t total = std::max<int64_t>(0, (out[d] - 1) * w.stride[d] + ext - in[d]);
-      pb[d] = w.auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      int64_t total = checked_add(checked_mul(out[d] - 1, w.stride[d]), ext) - in[d];
+      if (!w.pool_same) total = std::max<int64_t>(0, total);
+      pb[d] = w.auto_pad == "SAME_UPPER" ? total / 2 : (total + 1) / 2;
       pe[d] = total - pb[d];
       continue;
     }

@@ -12,13 +12,20 @@ struct Window {
   std::vector<int64_t> kernel, stride, dilation, pad_begin, pad_end;
   std::string auto_pad = "NOTSET";
   bool ceil_mode = false;
+  // Pooling's SAME rule (onnxruntime and the ONNX reference agree): the total
+  // pad (out-1)*stride + extent - in is not clamped at 0, so a kernel smaller
+  // than the stride gives a negative pad that shifts the windows right; the
+  // begin pad is total/2 (SAME_UPPER) or (total+1)/2 (SAME_LOWER), truncated.
+  // Conv clamps the total at 0.
+  bool pool_same = false;
 };
 
 // Reads kernel_shape (or `kernel` when given), strides, dilations, pads and
 // auto_pad from a node; fails on bad values. `nd` spatial dims.
 Window read_window(const Node& n, int nd, const std::vector<int64_t>& kernel, bool fail_unsupported_rank = true);
 
-// Output spatial dims for input spatial dims `in`; fills resolved pads.
+// Output spatial dims for input spatial dims `in`; fills resolved pads (a
+// pooling window's SAME pads may be negative, see Window::pool_same).
 std::vector<int64_t> window_output(const Window& w, const std::vector<int64_t>& in, std::vector<int64_t>& pb,
                                    std::vector<int64_t>& pe, const PlanCtx& ctx);
 
