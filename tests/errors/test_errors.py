@@ -487,10 +487,7 @@ def test_spatial_feed_too_small_for_kernel():
 
 
 def test_zero_batch():
+    """An empty batch is valid input: an empty output, as onnxruntime gives."""
     s = cnnrt.load(conv_model())
-    try:
-        y = s.run(None, {"x": np.zeros([0, 3, 8, 8], np.float32)})[0]
-    except cnnrt.InputError as e:
-        assert "'x'" in str(e)
-    else:
-        assert y.shape == (0, 4, 8, 8)
+    assert s.run(None, {"x": np.zeros([0, 3, 8, 8], np.float32)})[0].shape == (0, 4, 8, 8)
+    assert s.run(None, {"x": x_of(1, 3, 8, 8)})[0].shape == (1, 4, 8, 8)
