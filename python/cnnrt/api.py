@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from .errors import InputError
+from .errors import CnnrtError, InputError, UnsupportedOpError
 from .ir import Graph
 from .lower import lower
 from .onnx_import import check_supported, read_model, to_ir
@@ -58,10 +58,11 @@ class Session:
 
     def __init__(self, model, threads: Optional[int] = None, *, max_plans: int = 8, isa: Optional[str] = None):
         proto, _, label = read_model(model)
-        graph = to_ir(proto, label)
+        known = set(_core.registered_ops())
+        graph = to_ir(proto, label, runtime_ops=known)
         del proto
         graph = run_pipeline(graph)
-        check_supported(graph, set(_core.registered_ops()))
+        check_supported(graph, known)
         self._label = label
         self._threads = int(threads) if threads else default_threads()
         if self._threads < 1:
@@ -72,8 +73,16 @@ class Session:
         self.node_count = len(graph.nodes)
         values, nodes, inputs, outputs, consts = lower(graph)
         del graph
-        self._core = _core.Session(label, values, nodes, inputs, outputs, consts, self._threads,
-                                   isa or "", int(max_plans))
+        try:
+            self._core = _core.Session(label, values, nodes, inputs, outputs, consts, self._threads,
+                                       isa or "", int(max_plans))
+            # Work happens in load: a model whose inputs are all float32 with
+            # static shapes has one possible plan; build it now, so that an
+            # inconsistent graph fails here and the first run is not slower.
+            if self.inputs and all(_static_float(i) for i in self.inputs):
+                self._core.output_shapes([np.zeros(i.shape, np.float32) for i in self.inputs])
+        except CnnrtError as e:
+            raise _labelled(e, label) from None
         self._input_names = [i.name for i in self.inputs]
         self._output_index = {o.name: k for k, o in enumerate(self.outputs)}
 
@@ -103,7 +112,10 @@ class Session:
     def run(self, output_names: Optional[Sequence[str]], feeds: Dict[str, object], run_options=None) -> List[np.ndarray]:
         """Runs the model. ``output_names`` None means all outputs, in the model's order."""
         arrays = self._feeds(feeds)
-        results = self._core.run(arrays)
+        try:
+            results = self._core.run(arrays)
+        except CnnrtError as e:
+            raise _labelled(e, self._label) from None
         if output_names is None:
             return results
         picked = []
@@ -133,6 +145,23 @@ class Session:
 
     def __repr__(self):
         return f"<cnnrt.Session {self._label!r} inputs={self.inputs} outputs={self.outputs} threads={self._threads}>"
+
+
+def _static_float(info: IOInfo) -> bool:
+    return (info.dtype == np.float32 and info.shape is not None
+            and all(isinstance(d, int) and d >= 0 for d in info.shape))
+
+
+def _labelled(e: CnnrtError, label: str) -> CnnrtError:
+    """The runtime's messages name the node; prefix the model, as every
+    cnnrt message does."""
+    msg = str(e)
+    if f"'{label}'" in msg:
+        return e
+    msg = f"model '{label}': {msg}"
+    if isinstance(e, UnsupportedOpError):
+        return UnsupportedOpError(msg, e.nodes)
+    return type(e)(msg)
 
 
 def _convert(value, info: IOInfo, label: str) -> np.ndarray:
@@ -185,5 +214,9 @@ def supported_ops() -> List[str]:
 def info() -> dict:
     """Version, CPU, ISA detected and chosen, OpenMP, default threads."""
     d = dict(_core.info())
+    if not d.get("version"):  # a CMake build outside scikit-build defines it empty
+        from . import __version__
+
+        d["version"] = __version__
     d["default_threads"] = default_threads()
     return d

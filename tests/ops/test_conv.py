@@ -109,9 +109,8 @@ def test_conv_no_bias_kernel_attr_absent(isa):
 
 def test_conv_wrong_channels_is_an_error():
     model, _ = conv_model([1, 4, 8, 8], [6, 3, 3, 3], True, {})
-    sess = cnnrt.load(model)
-    with pytest.raises(cnnrt.ModelLoadError, match="conv0"):
-        sess.run(None, {"x": np.zeros((1, 4, 8, 8), np.float32)})
+    with pytest.raises(cnnrt.ModelLoadError, match="conv0"):  # static input shape: planned, so caught, at load
+        cnnrt.load(model).run(None, {"x": np.zeros((1, 4, 8, 8), np.float32)})
 
 
 def test_conv_kernel_larger_than_input_is_an_error():

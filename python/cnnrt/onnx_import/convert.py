@@ -53,10 +53,15 @@ def _non_tensor_kind(t: onnx.TypeProto):
 
 
 def _to_array(t: onnx.TensorProto, where: str) -> np.ndarray:
+    dims = [int(d) for d in t.dims]
+    if any(d < 0 for d in dims):  # numpy's reshape would take any negative size as "infer this one"
+        raise ModelLoadError(f"{where}: tensor '{t.name}' has a negative dimension in {dims}")
     try:
         arr = numpy_helper.to_array(t)
     except Exception as e:  # wrong raw_data size, unknown dtype, ...
         raise ModelLoadError(f"{where}: cannot read tensor '{t.name}' ({e})") from None
+    if list(arr.shape) != dims:
+        raise ModelLoadError(f"{where}: tensor '{t.name}' holds shape {list(arr.shape)}, its dims say {dims}")
     return _runtime_array(arr, where, t.name)
 
 
@@ -81,11 +86,19 @@ def opset_of(model: onnx.ModelProto) -> int:
     return 1 if model.ir_version < 3 else 0
 
 
-def to_ir(model: onnx.ModelProto, label: str, known_ops=None) -> Graph:
+def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None) -> Graph:
     """known_ops: when given, nodes of other op types are reported here;
-    when None, the caller checks after the passes (check_supported)."""
+    when None, the caller checks after the passes (check_supported).
+    runtime_ops: the ops the runtime has; when import itself refuses nodes
+    (custom domain, refused attributes), the nodes whose op is not among
+    these are listed in the same error, so that one load reports them all."""
     g = model.graph
     opset = opset_of(model)
+    if opset == 0:
+        raise ModelLoadError(
+            f"model '{label}': no opset_import for the default ONNX domain (IR version {model.ir_version} requires one); "
+            "the file is truncated or was not written by an ONNX exporter"
+        )
     if opset < MIN_OPSET:
         raise UnsupportedOpError(f"model '{label}': ONNX opset {opset} is older than cnnrt supports (opset {MIN_OPSET} and newer)")
     newest = onnx.defs.onnx_opset_version()
@@ -162,6 +175,8 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None) -> Graph:
             unsupported.append((name, n.op_type, "op not implemented"))
             continue
         nodes.append(node)
+    if unsupported and runtime_ops is not None:
+        unsupported += [(n.name, n.op, "op not implemented") for n in nodes if n.op not in runtime_ops]
     _raise_unsupported(label, unsupported)
     nodes = _toposort(nodes, inputs, consts, label)
     produced = {o for n in nodes for o in n.outputs if o} | {v.name for v in inputs} | set(consts)

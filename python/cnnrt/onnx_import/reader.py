@@ -105,9 +105,11 @@ def _load_external(proto: onnx.ModelProto, base_dir: Optional[str], label: str) 
         if offset < 0 or (length is not None and length < 0):
             raise ModelLoadError(f"{where}: negative external data offset or length")
         size = st.st_size
+        if offset > size:
+            raise ModelLoadError(f"{where}: external data offset {offset} lies beyond the end of '{loc}' ({size} bytes)")
         if length is None:
             length = size - offset
-        if offset > size or offset + length > size:
+        if offset + length > size:
             raise ModelLoadError(
                 f"{where}: external data range [{offset}, {offset + length}) lies outside '{loc}' ({size} bytes)"
             )
