@@ -37,11 +37,8 @@ def load_model(name):
     if name.startswith("light_"):
         import zoo
 
-        model = zoo.prepare(name)
-        inp = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}][0]
-        shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-        return model, {inp.name: x}
+        model, input_name, x, _ = zoo.prepare(name)
+        return model, {input_name: x}
     import onnx
 
     model = onnx.load(name)
@@ -90,7 +87,6 @@ def main(argv=None):
                          "ratio": c["median_ms"] / o["median_ms"], "max_abs_err": err})
             print(f"{name} threads={th}: cnnrt {c['median_ms']:.3f} ms, onnxruntime {o['median_ms']:.3f} ms, "
                   f"ratio {rows[-1]['ratio']:.2f}", file=sys.stderr)
-            del sess, ref
     cpu = info.get("cpu") or platform.processor()
     print(f"CPU: {cpu}; cnnrt ISA path: {info['isa_current']}; onnxruntime "
           f"{__import__('onnxruntime').__version__}; median of >= {args.runs} interleaved runs\n")

@@ -4,6 +4,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "models"))
 
 import cnnrt  # noqa: E402
 from cnnrt import _core  # noqa: E402
