@@ -12,6 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import cnnrt
+import cnnrt.demo
 from helpers import assert_close, run_ort
 
 
@@ -296,3 +297,13 @@ def test_info_command_line():
     r = subprocess.run([sys.executable, "-m", "cnnrt", "info"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["isa_detected"] == cnnrt.info()["isa_detected"]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "2", True, 10**6])
+def test_threads_option_is_validated(bad):
+    with pytest.raises(ValueError, match="threads"):
+        cnnrt.load(cnnrt.demo.model_path(), threads=bad)
+
+
+def test_threads_option_accepts_numpy_integers():
+    assert cnnrt.load(cnnrt.demo.model_path(), threads=np.int64(1)).threads == 1

@@ -1,6 +1,7 @@
 """The public API: load a model, run it."""
 from __future__ import annotations
 
+import operator
 import os
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -64,9 +65,7 @@ class Session:
         graph = run_pipeline(graph)
         check_supported(graph, known)
         self._label = label
-        self._threads = int(threads) if threads else default_threads()
-        if self._threads < 1:
-            raise ValueError("threads must be >= 1")
+        self._threads = default_threads() if threads is None else _check_threads(threads)
         self.inputs = [IOInfo(v.name, list(v.shape) if v.shape is not None else None, v.dtype) for v in graph.inputs]
         self.outputs = [IOInfo(v.name, list(v.shape) if v.shape is not None else None, v.dtype) for v in graph.outputs]
         self.passes_applied = list(dict.fromkeys(graph.applied))
@@ -162,6 +161,16 @@ def _labelled(e: CnnrtError, label: str) -> CnnrtError:
     if isinstance(e, UnsupportedOpError):
         return UnsupportedOpError(msg, e.nodes)
     return type(e)(msg)
+
+
+def _check_threads(threads) -> int:
+    try:
+        t = operator.index(threads)
+    except TypeError:
+        t = None
+    if t is None or isinstance(threads, bool) or not 1 <= t <= 1024:
+        raise ValueError(f"threads must be an integer in [1, 1024], or None for the CPUs this process may use; got {threads!r}")
+    return t
 
 
 def _convert(value, info: IOInfo, label: str) -> np.ndarray:

@@ -20,7 +20,11 @@ def main(argv=None) -> int:
     if args.cmd == "demo":
         from .demo import run_demo
 
-        res = run_demo(threads=args.threads)
+        try:
+            res = run_demo(threads=args.threads)
+        except (cnnrt.CnnrtError, ValueError) as e:
+            print(f"cnnrt demo: {e}", file=sys.stderr)
+            return 2
         return 0 if res["accuracy"] >= 0.95 else 1
     if args.cmd == "info":
         print(json.dumps(cnnrt.info(), indent=2))

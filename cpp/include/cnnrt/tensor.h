@@ -21,7 +21,8 @@ using Shape = std::vector<int64_t>;
 
 // Product of dims, overflow-checked; dims must be >= 0.
 int64_t checked_numel(const Shape& s);
-std::string shape_str(const Shape& s);
+std::string shape_str(const Shape& s);  // unknown (negative) dims print as '?'
+std::string ints_str(const std::vector<int64_t>& v);  // every value as is
 
 // Overflow-checked int64 arithmetic for shape math on untrusted graphs.
 int64_t checked_mul(int64_t a, int64_t b);

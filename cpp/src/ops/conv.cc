@@ -53,7 +53,7 @@ class ConvOp : public Op {
     depthwise_ = group_ > 1 && cg_ == 1 && oc_ == group_;
     const int64_t K = checked_mul(checked_mul(cg_, kh_), kw_);
     if (w) {
-      if (w->dtype != DType::F32) c.fail("weight must be float32");
+      if (w->dtype != DType::F32) c.fail("weight must be float32, got ", dtype_name(w->dtype));
       if (depthwise_) {
         wdw_.assign(w->ptr<float>(), w->ptr<float>() + w->numel());
       } else {

@@ -9,19 +9,19 @@ Window read_window(const Node& n, int nd, const std::vector<int64_t>& kernel, bo
   auto where = n.where();
   if (static_cast<int>(w.kernel.size()) != nd) fail(ErrorKind::ModelLoad, where, ": kernel_shape has ", w.kernel.size(), " dims, expected ", nd);
   for (auto k : w.kernel)
-    if (k <= 0) fail(ErrorKind::ModelLoad, where, ": kernel_shape must be positive, got ", shape_str(w.kernel));
+    if (k <= 0) fail(ErrorKind::ModelLoad, where, ": kernel_shape must be positive, got ", ints_str(w.kernel));
   w.stride = n.ints("strides", std::vector<int64_t>(nd, 1));
   w.dilation = n.ints("dilations", std::vector<int64_t>(nd, 1));
   if (static_cast<int>(w.stride.size()) != nd) fail(ErrorKind::ModelLoad, where, ": strides has ", w.stride.size(), " values, expected ", nd);
   if (static_cast<int>(w.dilation.size()) != nd) fail(ErrorKind::ModelLoad, where, ": dilations has ", w.dilation.size(), " values, expected ", nd);
   for (auto s : w.stride)
-    if (s <= 0) fail(ErrorKind::ModelLoad, where, ": strides must be positive, got ", shape_str(w.stride));
+    if (s <= 0) fail(ErrorKind::ModelLoad, where, ": strides must be positive, got ", ints_str(w.stride));
   for (auto d : w.dilation)
-    if (d <= 0) fail(ErrorKind::ModelLoad, where, ": dilations must be positive, got ", shape_str(w.dilation));
+    if (d <= 0) fail(ErrorKind::ModelLoad, where, ": dilations must be positive, got ", ints_str(w.dilation));
   std::vector<int64_t> pads = n.ints("pads", std::vector<int64_t>(2 * nd, 0));
   if (static_cast<int>(pads.size()) != 2 * nd) fail(ErrorKind::ModelLoad, where, ": pads has ", pads.size(), " values, expected ", 2 * nd);
   for (auto p : pads)
-    if (p < 0) fail(ErrorKind::ModelLoad, where, ": pads must be >= 0, got ", shape_str(pads));
+    if (p < 0) fail(ErrorKind::ModelLoad, where, ": pads must be >= 0, got ", ints_str(pads));
   w.pad_begin.assign(pads.begin(), pads.begin() + nd);
   w.pad_end.assign(pads.begin() + nd, pads.end());
   w.auto_pad = n.s("auto_pad", "NOTSET");
