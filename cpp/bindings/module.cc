@@ -82,6 +82,22 @@ Attr attr_from_py(const std::string& where, const std::string& key, const py::ha
   return a;
 }
 
+// Views on the caller's arrays (kept alive in `keep` while they are used).
+std::vector<Feed> feeds_from(const py::list& arrays, std::vector<py::array>& keep) {
+  std::vector<Feed> feeds;
+  for (auto a : arrays) {
+    py::array arr = a.cast<py::array>();
+    if (!(arr.flags() & py::array::c_style)) fail(ErrorKind::Input, "input arrays must be C-contiguous");
+    Feed f;
+    f.dtype = dtype_of(arr);
+    f.shape.assign(arr.shape(), arr.shape() + arr.ndim());
+    f.data = arr.data();
+    feeds.push_back(std::move(f));
+    keep.push_back(std::move(arr));
+  }
+  return feeds;
+}
+
 class PySession {
  public:
   PySession(const std::string& name, const py::list& values, const py::list& nodes, const std::vector<int>& inputs,
@@ -129,17 +145,7 @@ class PySession {
 
   py::list run(const py::list& arrays) {
     std::vector<py::array> keep;
-    std::vector<Feed> feeds;
-    for (auto a : arrays) {
-      py::array arr = a.cast<py::array>();
-      if (!(arr.flags() & py::array::c_style)) fail(ErrorKind::Input, "input arrays must be C-contiguous");
-      Feed f;
-      f.dtype = dtype_of(arr);
-      f.shape.assign(arr.shape(), arr.shape() + arr.ndim());
-      f.data = arr.data();
-      feeds.push_back(std::move(f));
-      keep.push_back(std::move(arr));
-    }
+    std::vector<Feed> feeds = feeds_from(arrays, keep);
     std::shared_ptr<Plan> plan;
     {
       py::gil_scoped_release nogil;
@@ -165,16 +171,7 @@ class PySession {
   // Output dtypes and shapes for these input shapes (plans, does not run).
   py::list output_shapes(const py::list& arrays) {
     std::vector<py::array> keep;
-    std::vector<Feed> feeds;
-    for (auto a : arrays) {
-      py::array arr = a.cast<py::array>();
-      Feed f;
-      f.dtype = dtype_of(arr);
-      f.shape.assign(arr.shape(), arr.shape() + arr.ndim());
-      f.data = arr.data();
-      feeds.push_back(std::move(f));
-      keep.push_back(std::move(arr));
-    }
+    std::vector<Feed> feeds = feeds_from(arrays, keep);
     auto plan = sess_->plan_for(feeds);
     py::list r;
     for (int id : sess_->graph().outputs) r.append(py::make_tuple(static_cast<int>(plan->metas[id].dtype), plan->metas[id].shape));
@@ -192,16 +189,7 @@ class PySession {
 
   size_t arena_bytes(const py::list& arrays) {
     std::vector<py::array> keep;
-    std::vector<Feed> feeds;
-    for (auto a : arrays) {
-      py::array arr = a.cast<py::array>();
-      Feed f;
-      f.dtype = dtype_of(arr);
-      f.shape.assign(arr.shape(), arr.shape() + arr.ndim());
-      f.data = arr.data();
-      feeds.push_back(std::move(f));
-      keep.push_back(std::move(arr));
-    }
+    std::vector<Feed> feeds = feeds_from(arrays, keep);
     return sess_->plan_for(feeds)->arena_bytes;
   }
 
