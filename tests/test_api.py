@@ -190,14 +190,14 @@ def test_isa_option(model):
 
 def test_info_keys():
     info = cnnrt.info()
-    for key in ("version", "cpu", "isa_detected", "isa_current", "isa_available", "cpu_features", "openmp",
+    for key in ("version", "cpu", "isa_detected", "isa_current", "isa_available", "cpu_features", "thread_pool",
                 "default_threads"):
         assert key in info, key
     assert info["version"], "empty version"
     assert info["isa_detected"] in info["isa_available"]
     assert "ref" in info["isa_available"]
     assert isinstance(info["default_threads"], int) and info["default_threads"] >= 1
-    assert isinstance(info["openmp"], bool)
+    assert isinstance(info["thread_pool"], str)
 
 
 def test_supported_ops():

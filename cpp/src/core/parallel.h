@@ -1,18 +1,24 @@
-// The one place that says "omp". parallel_for runs fn(i) for i in [0, n);
-// a single task, or threads <= 1, runs inline on the calling thread.
+// The one place that decides how work is split over threads.
+//
+// parallel_for(n, threads, fn) runs fn(i) for i in [0, n) on up to `threads`
+// threads: the caller plus helpers from cnnrt's own pool (core/parallel.cc).
+// Tasks are claimed one at a time from a shared counter and the caller works
+// too, so a helper that is descheduled (another process, another runtime's
+// spinning pool in the same process) delays nothing: the call returns as soon
+// as every task is done, whether or not every helper showed up. OpenMP's
+// fork/join waits for every team member at its barrier; measured in one
+// process with onnxruntime interleaved, that made 2 threads 2-3x slower than
+// one (light ResNet-50 and SqueezeNet, see the README's benchmark notes).
+// Idle helpers spin briefly, then sleep: no CPU burnt after a run returns.
 #pragma once
 #include <cstdint>
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 namespace cnnrt {
 
 // A fork/join costs microseconds, and far more when a worker has been
-// descheduled (another process, another runtime's spinning pool): work below
-// this many elementary operations per thread stays on the calling thread.
-// 32K ops is ~5-20 us of work on one core, the same order as a wake-up.
+// descheduled: work below this many elementary operations per thread stays on
+// the calling thread. 32K ops is ~5-20 us of work on one core, the same order
+// as a wake-up.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 15;
 
 inline int threads_for_work(int64_t work, int threads) {
@@ -21,13 +27,12 @@ inline int threads_for_work(int64_t work, int threads) {
   return t < threads ? static_cast<int>(t) : threads;
 }
 
-inline int thread_index() {
-#if defined(_OPENMP)
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
+namespace detail {
+// Runs task(ctx, i, tid) for every i in [0, n) on the caller and up to
+// threads - 1 pool helpers; tid in [0, threads) is unique among concurrently
+// running tasks of this call (the caller is 0).
+void run_parallel(int64_t n, int threads, void (*task)(void*, int64_t, int), void* ctx);
+}  // namespace detail
 
 template <class F>
 void parallel_for(int64_t n, int threads, const F& fn) {
@@ -36,31 +41,8 @@ void parallel_for(int64_t n, int threads, const F& fn) {
     for (int64_t i = 0; i < n; ++i) fn(i);
     return;
   }
-#if defined(_OPENMP)
-  int t = static_cast<int>(n < threads ? n : threads);
-#pragma omp parallel for num_threads(t) schedule(static)
-  for (int64_t i = 0; i < n; ++i) fn(i);
-#else
-  for (int64_t i = 0; i < n; ++i) fn(i);
-#endif
-}
-
-// Same, but fn(i, tid) also gets the worker index in [0, threads) for
-// per-thread workspace.
-template <class F>
-void parallel_for_tid(int64_t n, int threads, const F& fn) {
-  if (n <= 0) return;
-  if (threads <= 1 || n == 1) {
-    for (int64_t i = 0; i < n; ++i) fn(i, 0);
-    return;
-  }
-#if defined(_OPENMP)
-  int t = static_cast<int>(n < threads ? n : threads);
-#pragma omp parallel for num_threads(t) schedule(static)
-  for (int64_t i = 0; i < n; ++i) fn(i, omp_get_thread_num());
-#else
-  for (int64_t i = 0; i < n; ++i) fn(i, 0);
-#endif
+  detail::run_parallel(n, threads, [](void* c, int64_t i, int) { (*static_cast<const F*>(c))(i); },
+                       const_cast<F*>(&fn));
 }
 
 }  // namespace cnnrt

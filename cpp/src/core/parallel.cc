@@ -1,0 +1,172 @@
+// cnnrt's thread pool (see parallel.h for why it is not OpenMP).
+//
+// Jobs are heap objects shared with the helpers that join them, so a helper
+// that wakes late only ever touches the job's counters: every task has been
+// claimed by then, so it never calls into the caller's (finished) frame.
+// Several callers (Python threads running sessions) may have jobs in flight
+// at once; helpers serve whichever has unclaimed tasks and free helper slots.
+#include "core/parallel.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CNNRT_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define CNNRT_PAUSE() __asm__ __volatile__("yield")
+#else
+#define CNNRT_PAUSE() ((void)0)
+#endif
+
+namespace cnnrt {
+namespace detail {
+namespace {
+
+// How long an idle helper spins before it sleeps: long enough to span the gap
+// between two ops of one inference, short enough that nothing burns after a
+// run returns.
+constexpr auto kSpin = std::chrono::microseconds(100);
+constexpr int kMaxHelpers = 1023;
+
+struct Job {
+  void (*task)(void*, int64_t, int) = nullptr;
+  void* ctx = nullptr;
+  int64_t n = 0;
+  int max_helpers = 0;
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> done{0};
+  std::atomic<int> joined{0};
+};
+
+void work_on(Job& job, int tid) {
+  for (;;) {
+    const int64_t i = job.next.fetch_add(1, std::memory_order_relaxed);
+    if (i >= job.n) return;
+    job.task(job.ctx, i, tid);
+    job.done.fetch_add(1, std::memory_order_release);
+  }
+}
+
+class Pool {
+ public:
+  void run(int64_t n, int threads, void (*task)(void*, int64_t, int), void* ctx) {
+    auto job = std::make_shared<Job>();
+    job->task = task;
+    job->ctx = ctx;
+    job->n = n;
+    job->max_helpers = static_cast<int>(std::min<int64_t>({int64_t(threads) - 1, n - 1, int64_t(kMaxHelpers)}));
+    grow(job->max_helpers);
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      active_.push_back(job);
+      gen_.fetch_add(1, std::memory_order_release);
+      if (sleepers_ > 0) cv_.notify_all();
+    }
+    work_on(*job, 0);
+    // Wait for the tasks helpers claimed; absent helpers are not waited for.
+    for (int spins = 0; job->done.load(std::memory_order_acquire) < n; ++spins) {
+      if (spins < 4096)
+        CNNRT_PAUSE();
+      else
+        std::this_thread::yield();
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    active_.erase(std::find(active_.begin(), active_.end(), job));
+  }
+
+ private:
+  void grow(int helpers) {
+    if (started_.load(std::memory_order_acquire) >= helpers) return;
+    std::lock_guard<std::mutex> lk(grow_mu_);
+    while (started_.load(std::memory_order_relaxed) < helpers) {
+      std::thread(&Pool::helper_loop, this).detach();  // the pool is never destroyed
+      started_.fetch_add(1, std::memory_order_release);
+    }
+  }
+
+  std::shared_ptr<Job> pick() {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto& job : active_) {
+      if (job->next.load(std::memory_order_relaxed) >= job->n) continue;
+      int j = job->joined.load(std::memory_order_relaxed);
+      while (j < job->max_helpers && !job->joined.compare_exchange_weak(j, j + 1)) {
+      }
+      if (j < job->max_helpers) {
+        joined_tid_ = j + 1;
+        return job;
+      }
+    }
+    return nullptr;
+  }
+
+  void helper_loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      const auto start = std::chrono::steady_clock::now();
+      int k = 0;
+      while (gen_.load(std::memory_order_acquire) == seen) {
+        CNNRT_PAUSE();
+        if ((++k & 63) == 0 && std::chrono::steady_clock::now() - start > kSpin) {
+          std::unique_lock<std::mutex> lk(mu_);
+          ++sleepers_;
+          cv_.wait(lk, [&] { return gen_.load(std::memory_order_acquire) != seen; });
+          --sleepers_;
+          break;
+        }
+      }
+      seen = gen_.load(std::memory_order_acquire);
+      while (std::shared_ptr<Job> job = pick()) work_on(*job, joined_tid_);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<Job>> active_;
+  std::atomic<uint64_t> gen_{0};
+  int sleepers_ = 0;
+  std::mutex grow_mu_;
+  std::atomic<int> started_{0};
+  static thread_local int joined_tid_;
+};
+
+thread_local int Pool::joined_tid_ = 0;
+
+std::atomic<Pool*> g_pool{nullptr};
+std::once_flag g_atfork_once;
+
+// After fork() the child has none of the parent's helper threads, and the
+// pool's mutex may have been held at the moment of the fork: the child
+// forgets the old pool (leaked on purpose) and starts a fresh one on demand.
+void reset_in_child() { g_pool.store(nullptr, std::memory_order_relaxed); }
+
+Pool& pool() {
+  Pool* p = g_pool.load(std::memory_order_acquire);
+  if (p) return *p;
+  std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, &reset_in_child); });
+  static std::mutex create_mu;
+  std::lock_guard<std::mutex> lk(create_mu);
+  p = g_pool.load(std::memory_order_acquire);
+  if (!p) {
+    p = new Pool();
+    g_pool.store(p, std::memory_order_release);
+  }
+  return *p;
+}
+
+}  // namespace
+
+void run_parallel(int64_t n, int threads, void (*task)(void*, int64_t, int), void* ctx) {
+  pool().run(n, threads, task, ctx);
+}
+
+}  // namespace detail
+}  // namespace cnnrt
