@@ -68,6 +68,7 @@ def main(argv=None):
     p.add_argument("--threads", default="1,2")
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--min-seconds", type=float, default=2.0)
+    p.add_argument("--block", type=int, default=5, help="consecutive runs per runtime in each round")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     info = cnnrt.info()
@@ -81,7 +82,7 @@ def main(argv=None):
             b = ref.run(None, feeds)[0]
             err = float(np.abs(a - b).max())
             times = interleaved({"cnnrt": lambda: sess.run(None, feeds), "onnxruntime": lambda: ref.run(None, feeds)},
-                                runs=args.runs, min_seconds=args.min_seconds)
+                                runs=args.runs, min_seconds=args.min_seconds, block=args.block)
             c, o = summary(times["cnnrt"]), summary(times["onnxruntime"])
             rows.append({"model": name, "threads": th, "cnnrt": c, "onnxruntime": o,
                          "ratio": c["median_ms"] / o["median_ms"], "max_abs_err": err})
@@ -89,7 +90,7 @@ def main(argv=None):
                   f"ratio {rows[-1]['ratio']:.2f}", file=sys.stderr)
     cpu = info.get("cpu") or platform.processor()
     print(f"CPU: {cpu}; cnnrt ISA path: {info['isa_current']}; onnxruntime "
-          f"{__import__('onnxruntime').__version__}; median of >= {args.runs} interleaved runs\n")
+          f"{__import__('onnxruntime').__version__}; median of >= {args.runs} runs, interleaved in blocks of {args.block}\n")
     print("| model | threads | cnnrt median ms | onnxruntime median ms | ratio (cnnrt / ORT) | cnnrt min ms | ORT min ms |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

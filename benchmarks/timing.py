@@ -7,21 +7,28 @@ import time
 from typing import Callable, Dict
 
 
-def interleaved(fns: Dict[str, Callable[[], object]], runs: int = 50, warmup: int = 5, min_seconds: float = 0.0):
-    """Calls every fn once per round, `runs` rounds (more while the total is
-    under min_seconds), after `warmup` rounds. Returns name -> list of ms."""
-    for _ in range(warmup):
-        for fn in fns.values():
+def interleaved(fns: Dict[str, Callable[[], object]], runs: int = 50, warmup: int = 5, min_seconds: float = 0.0,
+                block: int = 5):
+    """Rounds in which every fn runs `block` times in a row, until each has
+    `runs` timed runs (more while the total is under min_seconds), after
+    `warmup` untimed runs each. Returns name -> list of ms.
+
+    Blocks rather than strict alternation: a runtime's thread pool keeps
+    spinning for a while after its run returns (onnxruntime's does by
+    default), which would tax whichever runtime runs next on every single
+    call; within a block only the first call pays it, and the median does
+    not see it. Drift on the machine still hits every runtime alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
             fn()
     times = {k: [] for k in fns}
     start = time.perf_counter()
-    r = 0
-    while r < runs or (time.perf_counter() - start) < min_seconds:
+    while min(len(v) for v in times.values()) < runs or (time.perf_counter() - start) < min_seconds:
         for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - t0) * 1e3)
-        r += 1
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - t0) * 1e3)
     return times
 
 
