@@ -383,10 +383,11 @@ def test_pool_3d_is_unsupported():
         cnnrt.load(model)
 
 
-def test_maxpool_indices_output_is_unsupported():
-    node = helper.make_node("MaxPool", ["x"], ["y", "idx"], name="pool0", kernel_shape=[2, 2])
-    model = make_model([node], {"x": np.zeros([1, 2, 4, 4], np.float32)}, ["y", "idx"])
-    with pytest.raises(cnnrt.UnsupportedOpError, match="pool0"):
+def test_maxpool_bad_storage_order_is_an_error():
+    node = helper.make_node("MaxPool", ["x"], ["y", "idx"], name="pool0", kernel_shape=[2, 2], storage_order=2)
+    model = make_model([node], {"x": np.zeros([1, 2, 4, 4], np.float32)},
+                       [helper.make_tensor_value_info("y", 1, None), helper.make_tensor_value_info("idx", 7, None)])
+    with pytest.raises(cnnrt.ModelLoadError, match="pool0.*storage_order"):
         cnnrt.load(model)
 
 
@@ -404,3 +405,25 @@ def test_pool_empty_batch(isa, op, attrs):
     want = {"MaxPool": (0, 3, 4, 3), "AveragePool": (0, 3, 5)}.get(op, (0, 3, 1, 1))
     m = make_model([helper.make_node(op, ["x"], ["y"], **attrs)], {"x": np.zeros(shape, np.float32)}, ["y"])
     assert cnnrt.load(m, isa=isa).run(None, {"x": np.zeros(shape, np.float32)})[0].shape == want
+
+
+INDICES_CASES = [
+    # x shape, kernel, strides, pads, dilations, storage_order
+    ((1, 3, 9, 9), [3, 3], [2, 2], [1, 1, 1, 1], [1, 1], 0),
+    ((2, 5, 8, 7), [2, 3], [1, 2], [0, 1, 1, 0], [1, 1], 1),
+    ((1, 2, 11, 10), [3, 2], [2, 1], [0, 0, 0, 0], [2, 2], 0),
+    ((3, 4, 13), [5], [3], [2, 1], [1], 0),
+]
+
+
+@pytest.mark.parametrize("case", INDICES_CASES, ids=[str(c) for c in INDICES_CASES])
+def test_maxpool_indices(isa, case):
+    """MaxPool's second output: the flattened input position of each maximum
+    (row-major, or column-major within each plane with storage_order=1)."""
+    shape, k, s, pads, d, order = case
+    rng = np.random.default_rng(len(shape) + k[0])
+    x = rng.permutation(np.prod(shape)).reshape(shape).astype(np.float32)  # distinct values: a unique argmax
+    node = helper.make_node("MaxPool", ["x"], ["y", "i"], name="mp", kernel_shape=k, strides=s, pads=pads,
+                            dilations=d, storage_order=order)
+    model = make_model([node], {"x": x}, ["y", "i"], opset=12)
+    check_model(model, {"x": x}, isa=isa)

@@ -158,6 +158,8 @@ class PoolOp : public Op {
     win_ = read_window(n, nd_, ks);
     win_.pool_same = true;
     count_include_pad_ = kind == PoolKind::Avg && n.i("count_include_pad", 0) != 0;
+    storage_order_ = n.i("storage_order", 0);
+    if (storage_order_ != 0 && storage_order_ != 1) c.fail("storage_order must be 0 or 1, got ", storage_order_);
   }
 
   Kernel plan(PlanCtx& ctx) const override {
@@ -216,6 +218,45 @@ class PoolOp : public Op {
     const int64_t L = (g.OW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
     const bool separable = L <= kRowBuf;
     const PoolKind kind = kind_;
+    if (kind == PoolKind::Max && ctx.out_wanted(1)) {
+      // MaxPool's Indices: positions in the flattened input, row-major
+      // (storage_order 0) or column-major within each plane (1); the first
+      // maximum in scan order wins; -1 for a window with no tap inside.
+      ctx.set_out(1, DType::I64, oshape);
+      const bool col_major = storage_order_ == 1;
+      return [g, planes, threads, col_major](const RunCtx& r) {
+        const float* x = r.i<float>(0);
+        float* y = r.o<float>(0);
+        int64_t* idx = r.o<int64_t>(1);
+        const int64_t xs = g.H * g.W, ys = g.OH * g.OW;
+        parallel_for(planes, threads, [&](int64_t p) {
+          const float* xp = x + p * xs;
+          for (int64_t oh = 0; oh < g.OH; ++oh) {
+            int64_t h0, h1;
+            tap_range(oh * g.SH - g.PH, g.KH, g.DH, g.H, h0, h1);
+            for (int64_t ow = 0; ow < g.OW; ++ow) {
+              int64_t w0, w1;
+              tap_range(ow * g.SW - g.PW, g.KW, g.DW, g.W, w0, w1);
+              float best = kLowest;
+              int64_t at = -1;
+              for (int64_t jh = h0; jh < h1; ++jh) {
+                const int64_t ih = oh * g.SH - g.PH + jh * g.DH;
+                for (int64_t jw = w0; jw < w1; ++jw) {
+                  const int64_t iw = ow * g.SW - g.PW + jw * g.DW;
+                  const float v = xp[ih * g.W + iw];
+                  if (at < 0 || v > best) {
+                    best = v;
+                    at = col_major ? iw * g.H + ih : ih * g.W + iw;
+                  }
+                }
+              }
+              y[p * ys + oh * g.OW + ow] = best;
+              idx[p * ys + oh * g.OW + ow] = at < 0 ? -1 : p * xs + at;
+            }
+          }
+        });
+      };
+    }
     return [g, planes, nb, threads, kind, separable, L, ow0, ow1, inv_h, inv_w](const RunCtx& r) {
       const float* x = r.i<float>(0);
       float* y = r.o<float>(0);
@@ -245,6 +286,7 @@ class PoolOp : public Op {
   int nd_ = 2;
   Window win_;
   bool count_include_pad_ = false;
+  int64_t storage_order_ = 0;
 };
 
 // Max or sum of n contiguous floats, in 16 independent lanes so the compiler

@@ -8,7 +8,6 @@ input, opset-specific defaults) is turned into the one form it reads:
 - Squeeze/Unsqueeze before 13: `axes` attribute (from 13: input);
 - ConstantOfShape: `value` (one number) and `dtype` from the value tensor;
 - BatchNormalization: refuses spatial=0 and training mode;
-- MaxPool: refuses a requested Indices output.
 """
 from __future__ import annotations
 
@@ -87,10 +86,6 @@ def normalize_node(proto: onnx.NodeProto, node: Node, opset: int, where: str) ->
         # Extra outputs (running/saved statistics) exist only in training.
         if any(o for o in node.outputs[1:]):
             node.outputs = node.outputs[:1] + ["" for _ in node.outputs[1:]]
-    elif op == "MaxPool":
-        if len(node.outputs) > 1 and node.outputs[1]:
-            raise UnsupportedOpError("the Indices output")
-        attrs.pop("storage_order", None)
     elif op == "Dropout":
         attrs.pop("is_test", None)
         attrs.pop("seed", None)
