@@ -175,3 +175,23 @@ def test_passes_are_pure():
     assert [(n.op, list(n.inputs), list(n.outputs), dict(n.attrs)) for n in g0.nodes] == before
     for k, v in consts_before.items():
         np.testing.assert_array_equal(g0.consts[k], v)
+
+
+def test_weights_are_not_held_twice_after_load():
+    """After a BatchNorm fold the original conv weight is unused: the compiler
+    drops it, and the runtime frees the constants its ops packed. Nothing of
+    the model's float weights stays behind as an unpacked copy."""
+    rng = np.random.default_rng(12)
+    model = conv_bn_relu(rng)
+    g = run_pipeline(ir(model))
+    assert "w" not in g.consts and set(g.consts) == {n for n in g.nodes[0].inputs[1:3]}
+    sess = cnnrt.load(model)
+    assert sess._core.stats()["constant_bytes"] == 0
+
+
+def test_eliminate_dead_drops_unused_constants():
+    rng = np.random.default_rng(13)
+    model = make_model([helper.make_node("Relu", ["x"], ["y"], name="r")], {"x": np.zeros((3,), np.float32)}, ["y"],
+                       {"leftover": rand(rng, 1000)})
+    g = eliminate_dead(ir(model))
+    assert "leftover" not in g.consts

@@ -54,11 +54,12 @@ Session::Session(Graph graph, SessionOptions opt) : graph_(std::move(graph)), op
     CreateCtx ctx(n, graph_, *kt_, taken);
     ops_.push_back(find_op(n.op)(ctx));
   }
-  // Constants that every consumer packed into its own layout are freed.
+  // Constants that every consumer packed into its own layout, or that no
+  // node reads, are freed.
   std::vector<char> is_output(nv, 0);
   for (int id : graph_.outputs) is_output[id] = 1;
   for (auto it = graph_.constants.begin(); it != graph_.constants.end();) {
-    if (taken[it->first] > 0 && taken[it->first] == consumers[it->first] && !is_output[it->first])
+    if (taken[it->first] == consumers[it->first] && !is_output[it->first])
       it = graph_.constants.erase(it);
     else
       ++it;

@@ -214,8 +214,23 @@ def check_supported(graph: Graph, known_ops) -> None:
 def _infer_shapes(model: onnx.ModelProto) -> Dict[str, Value]:
     """onnx's shape inference, used by passes that need static shapes; a model
     it cannot handle simply gets no extra information."""
+    # Weights are not needed for shapes: large float initializers become
+    # stubs (name, dtype, dims, no data), so inference does not copy them.
+    light = onnx.ModelProto()
+    light.ir_version = model.ir_version
+    light.opset_import.extend(model.opset_import)
+    g = light.graph
+    g.node.extend(model.graph.node)
+    g.input.extend(model.graph.input)
+    g.output.extend(model.graph.output)
+    g.value_info.extend(model.graph.value_info)
+    for t in model.graph.initializer:
+        if t.data_type == onnx.TensorProto.FLOAT and len(t.raw_data) + 4 * len(t.float_data) > 4096:
+            g.initializer.add(name=t.name, data_type=t.data_type, dims=t.dims)
+        else:
+            g.initializer.append(t)
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(light, strict_mode=False)
     except Exception:
         return {}
     return {vi.name: _value(vi) for vi in inferred.graph.value_info}

@@ -1,5 +1,7 @@
 """Nodes none of whose outputs reach a graph output are dropped; outputs
-nobody reads are marked unrequested (""), except output 0."""
+nobody reads are marked unrequested (""), except output 0; constants nobody
+reads (weights a BatchNorm fold replaced, initializers an exporter left
+behind) are dropped, so they are not handed to the runtime."""
 from __future__ import annotations
 
 from ..ir import Graph
@@ -14,7 +16,8 @@ def eliminate_dead(graph: Graph) -> Graph:
             live.update(i for i in n.inputs if i)
     keep.reverse()
     nodes = []
-    changed = len(keep) != len(graph.nodes)
+    used = {i for n in keep for i in n.inputs if i} | graph.output_names()
+    changed = len(keep) != len(graph.nodes) or any(k not in used for k in graph.consts)
     for n in keep:
         outs = [o if (k == 0 or o in live) else "" for k, o in enumerate(n.outputs)]
         if outs != n.outputs:
