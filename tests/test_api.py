@@ -307,3 +307,47 @@ def test_threads_option_is_validated(bad):
 
 def test_threads_option_accepts_numpy_integers():
     assert cnnrt.load(cnnrt.demo.model_path(), threads=np.int64(1)).threads == 1
+
+
+def test_arrays_whose_dtype_is_an_equal_but_distinct_object():
+    """A float32 array that went through pickle (as with multiprocessing), one
+    with dtype metadata, and np.longlong indices are ordinary inputs."""
+    import pickle
+
+    node = helper.make_node("Relu", ["x"], ["y"], name="r")
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    sess = cnnrt.load(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+    for x in (pickle.loads(pickle.dumps(np.array([1, -2], np.float32))),
+              np.array([1, -2], dtype=np.dtype(np.float32, metadata={"a": 1}))):
+        np.testing.assert_array_equal(sess.infer(x), [1, 0])
+    data = np.arange(12, dtype=np.float32).reshape(4, 3)
+    g = helper.make_graph([helper.make_node("Gather", ["d", "i"], ["y"], name="g", axis=0)], "g",
+                          [helper.make_tensor_value_info("i", TensorProto.INT64, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+                          [numpy_helper.from_array(data, "d")])
+    sess = cnnrt.load(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+    for i in (np.array([1, 2], np.longlong), pickle.loads(pickle.dumps(np.array([1, 2], np.int64)))):
+        np.testing.assert_array_equal(sess.infer(i), data[[1, 2]])
+
+
+def test_duplicate_node_names():
+    """ONNX allows repeated node names; the passes must not merge the nodes."""
+    rng = np.random.default_rng(0)
+    w1, w2 = (rng.standard_normal((4, 4, 3, 3)).astype(np.float32) * 0.3 for _ in range(2))
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["a"], ["b"], name="relu"),
+             helper.make_node("Conv", ["b", "w2"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"], name="relu")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])],
+                          [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    x = rng.standard_normal((1, 4, 6, 6)).astype(np.float32)
+    got = cnnrt.load(model).infer(x)
+    # onnxruntime refuses repeated names: its reference runs a renamed copy.
+    unique = onnx.ModelProto()
+    unique.CopyFrom(model)
+    for k, n in enumerate(unique.graph.node):
+        n.name = f"{n.name}_{k}"
+    assert_close(got, run_ort(unique, {"x": x})[0])

@@ -23,10 +23,14 @@ using namespace cnnrt;
 namespace cnnrt::bindings {
 
 DType dtype_of(const py::array& a) {
+  // By value: a dtype that went through pickle, or np.longlong, is a
+  // different Python object than numpy's canonical one.
   const py::dtype dt = a.dtype();
-  if (dt.is(py::dtype::of<float>())) return DType::F32;
-  if (dt.is(py::dtype::of<int64_t>())) return DType::I64;
-  if (dt.is(py::dtype::of<bool>())) return DType::BOOL;
+  const bool native = dt.byteorder() == '=' || dt.byteorder() == '|' ||
+                      (dt.byteorder() == '<') == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+  if (native && dt.kind() == 'f' && dt.itemsize() == 4) return DType::F32;
+  if (native && dt.kind() == 'i' && dt.itemsize() == 8) return DType::I64;
+  if (dt.kind() == 'b' && dt.itemsize() == 1) return DType::BOOL;
   fail(ErrorKind::Input, "unsupported array dtype ", std::string(py::str(dt)), " (cnnrt computes with float32, int64 and bool)");
 }
 
@@ -217,7 +221,7 @@ PYBIND11_MODULE(_core, m) {
       }
       PyErr_SetString(errors.attr(cls).ptr(), e.what());
     } catch (const std::bad_alloc&) {
-      PyErr_SetString(errors.attr("ModelLoadError").ptr(), "out of memory");
+      PyErr_SetString(errors.attr("CnnrtError").ptr(), "out of memory");
     }
   });
 

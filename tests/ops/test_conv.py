@@ -132,3 +132,10 @@ def test_conv_3d_is_unsupported():
     model, _ = conv_model([1, 2, 4, 4, 4], [2, 2, 3, 3, 3], False, {})
     with pytest.raises(cnnrt.UnsupportedOpError, match="conv0"):
         cnnrt.load(model)
+
+
+def test_conv_output_larger_than_one_packing_chunk(isa):
+    """More output pixels than the GEMM packs at once (16 x 512 columns):
+    the B operand is packed chunk by chunk, never as one whole im2col."""
+    run_case(isa, 1, 3, (97, 103), 5, 3, 1, 1, [1, 1, 1, 1], 1, threads=2)
+    run_case(isa, 1, 2, 120, 3, 1, 1, 1, [0, 0, 0, 0], 1)

@@ -195,3 +195,17 @@ def test_eliminate_dead_drops_unused_constants():
                        {"leftover": rand(rng, 1000)})
     g = eliminate_dead(ir(model))
     assert "leftover" not in g.consts
+
+
+def test_gemm_column_bias_blocks_the_batchnorm_fold():
+    """Gemm's C of shape [M, 1] adds per row; with M == N it must not be
+    mistaken for a per-output-channel bias."""
+    rng = np.random.default_rng(14)
+    n = 4
+    inits = {"w": rand(rng, 3, n), "c": rand(rng, n, 1), "scale": rand(rng, n) + 1.5, "bb": rand(rng, n),
+             "mean": rand(rng, n), "var": np.abs(rand(rng, n)) + 0.5}
+    nodes = [helper.make_node("Gemm", ["x", "w", "c"], ["g"], name="fc"),
+             helper.make_node("BatchNormalization", ["g", "scale", "bb", "mean", "var"], ["y"], name="bn")]
+    model = make_model(nodes, {"x": np.zeros((n, 3), np.float32)}, ["y"], inits)
+    assert "BatchNormalization" in ops(fold_batchnorm(ir(model)))
+    check_model(model, {"x": rand(rng, n, 3)})

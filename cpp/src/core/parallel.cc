@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -45,13 +46,22 @@ struct Job {
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> done{0};
   std::atomic<int> joined{0};
+  // The first exception a task threw (on any thread), rethrown to the caller
+  // once every task has finished: the caller's frame outlives all of them.
+  std::mutex error_mu;
+  std::exception_ptr error;
 };
 
 void work_on(Job& job, int tid) {
   for (;;) {
     const int64_t i = job.next.fetch_add(1, std::memory_order_relaxed);
     if (i >= job.n) return;
-    job.task(job.ctx, i, tid);
+    try {
+      job.task(job.ctx, i, tid);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(job.error_mu);
+      if (!job.error) job.error = std::current_exception();
+    }
     job.done.fetch_add(1, std::memory_order_release);
   }
 }
@@ -79,8 +89,11 @@ class Pool {
       else
         std::this_thread::yield();
     }
-    std::lock_guard<std::mutex> lk(mu_);
-    active_.erase(std::find(active_.begin(), active_.end(), job));
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      active_.erase(std::find(active_.begin(), active_.end(), job));
+    }
+    if (job->error) std::rethrow_exception(job->error);
   }
 
  private:

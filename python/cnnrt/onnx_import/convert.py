@@ -154,8 +154,17 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None) 
 
     nodes: List[Node] = []
     unsupported = []
+    taken_names = set()
     for i, n in enumerate(g.node):
+        # Passes key nodes by name: every node gets a unique one (ONNX allows
+        # repeats and empty names).
         name = n.name or f"{n.op_type}_{i}"
+        if name in taken_names:
+            k = 2
+            while f"{name}#{k}" in taken_names:
+                k += 1
+            name = f"{name}#{k}"
+        taken_names.add(name)
         where = f"model '{label}', node '{name}' ({n.op_type})"
         if n.domain not in ("", "ai.onnx"):
             unsupported.append((name, f"{n.domain}::{n.op_type}", "custom domain"))

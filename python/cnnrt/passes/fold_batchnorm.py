@@ -50,7 +50,9 @@ def fold_batchnorm(graph: Graph) -> Graph:
         oc = s.shape[0]
         if len(prod.inputs) > 2 and prod.inputs[2]:
             b = consts[prod.inputs[2]] if prod.inputs[2] in consts else None
-            if b is None or b.size not in (1, oc):
+            # Per output channel only: Conv's B is [oc]; Gemm's C may be a
+            # scalar or a row [oc] / [1, oc] (a column [M, 1] is per row).
+            if b is None or b.shape not in ((oc,), (1, oc), (), (1,)):
                 continue
             b = np.broadcast_to(b.reshape(-1), (oc,)).astype(np.float64)
             if prod.op == "Gemm":

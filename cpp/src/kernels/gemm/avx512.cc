@@ -1,6 +1,7 @@
 // SGEMM, avx512 path: 8 x (2 x vector) microkernel over the shared packed-panel driver.
 #include <cstdint>
 #include <cstdlib>
+#include <new>
 #include <immintrin.h>
 
 #include "core/parallel.h"

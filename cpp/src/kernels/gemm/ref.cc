@@ -1,6 +1,7 @@
 // SGEMM, ref path: 4 x (8 x vector) microkernel over the shared packed-panel driver.
 #include <cstdint>
 #include <cstdlib>
+#include <new>
 
 
 #include "core/parallel.h"
