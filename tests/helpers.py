@@ -102,3 +102,24 @@ def check_model(model, feeds, isa=None, threads=1, tol=None):
     for k, (g, r) in enumerate(zip(got, ref)):
         assert_close(g, r, f"output {k}", tol)
     return got, ref
+
+
+def random_data(shape, dtype, seed=0):
+    """Seeded data of any runtime dtype (float32 normal, int64 wide-range, bool)."""
+    rng = np.random.default_rng(seed)
+    if dtype == np.float32:
+        return rng.standard_normal(shape).astype(np.float32)
+    if dtype == np.int64:
+        return rng.integers(-(2**40), 2**40, size=shape).astype(np.int64)
+    return rng.random(shape) > 0.5
+
+
+def assert_load_error(model, feeds, *words):
+    """Loading and running raises cnnrt.ModelLoadError whose message holds every word."""
+    import pytest
+
+    with pytest.raises(cnnrt.ModelLoadError) as e:
+        cnnrt.load(model, threads=1).run(None, feeds)
+    for w in words:
+        assert w in str(e.value), str(e.value)
+    return str(e.value)

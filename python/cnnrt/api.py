@@ -9,7 +9,6 @@ import numpy as np
 
 from . import _core
 from .errors import CnnrtError, InputError, UnsupportedOpError
-from .ir import Graph
 from .lower import lower
 from .onnx_import import check_supported, read_model, to_ir
 from .passes import run_pipeline

@@ -4,7 +4,6 @@ the full product runs under -m slow."""
 import itertools
 
 import numpy as np
-import onnx
 import pytest
 from onnx import helper
 

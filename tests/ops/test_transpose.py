@@ -10,19 +10,12 @@ import pytest
 from onnx import helper
 
 import cnnrt
-from helpers import check_model, make_model
+from helpers import check_model, make_model, random_data
 
 SHAPES = {1: (7,), 2: (5, 3), 3: (3, 1, 7), 4: (2, 3, 5, 4), 5: (2, 3, 1, 4, 5)}
 DTYPES = [np.float32, np.int64, np.bool_]
 
 
-def data(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    if dtype == np.float32:
-        return rng.standard_normal(shape).astype(np.float32)
-    if dtype == np.int64:
-        return rng.integers(-(2**40), 2**40, size=shape).astype(np.int64)
-    return rng.random(shape) > 0.5
 
 
 def perms():
@@ -41,14 +34,14 @@ PERMS = perms()
 @pytest.mark.parametrize("shape,perm", PERMS, ids=[f"{s}{p}" for s, p in PERMS])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_transpose(isa, shape, perm, dtype):
-    x = data(shape, dtype, len(perm))
+    x = random_data(shape, dtype, len(perm))
     model = make_model([helper.make_node("Transpose", ["x"], ["y"], name="tr", perm=list(perm))], {"x": x}, ["y"])
     check_model(model, {"x": x}, isa=isa)
 
 
 @pytest.mark.parametrize("shape", [(6,), (3, 4), (2, 1, 5), (3, 2, 4, 5), (1, 2, 3, 2, 3), ()])
 def test_transpose_default_perm(isa, shape):
-    x = np.asarray(data(shape, np.float32, 1))
+    x = np.asarray(random_data(shape, np.float32, 1))
     model = make_model([helper.make_node("Transpose", ["x"], ["y"], name="tr")], {"x": x}, ["y"], opset=7)
     check_model(model, {"x": x}, isa=isa)
 
@@ -64,7 +57,7 @@ BIG = [((1, 33, 31, 17), (0, 2, 3, 1)), ((3, 31, 33, 17), (0, 3, 1, 2)), ((2, 64
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_transpose_large(isa, shape, perm, threads, dtype):
-    x = data(shape, dtype, 2)
+    x = random_data(shape, dtype, 2)
     model = make_model([helper.make_node("Transpose", ["x"], ["y"], name="tr", perm=list(perm))], {"x": x}, ["y"])
     check_model(model, {"x": x}, isa=isa, threads=threads)
 
@@ -72,7 +65,7 @@ def test_transpose_large(isa, shape, perm, threads, dtype):
 def test_transpose_in_a_graph(isa):
     """Transpose between computations (arena buffers), batch 1 and 3."""
     for batch in (1, 3):
-        x = data((batch, 5, 6, 7), np.float32, batch)
+        x = random_data((batch, 5, 6, 7), np.float32, batch)
         nodes = [helper.make_node("Relu", ["x"], ["a"], name="relu"),
                  helper.make_node("Transpose", ["a"], ["b"], name="tr", perm=[0, 2, 3, 1]),
                  helper.make_node("Sigmoid", ["b"], ["c"], name="sig"),
@@ -84,7 +77,7 @@ def test_transpose_in_a_graph(isa):
 @pytest.mark.parametrize("perm,word", [([0, 0, 1], "appears twice"), ([0, 1], "rank 3"), ([0, 1, 3], "entry 3"),
                                        ([0, -1, 1], "entry -1"), ([2, 1, 0, 3], "rank 3")])
 def test_transpose_bad_perm(perm, word):
-    x = data((2, 3, 4), np.float32)
+    x = random_data((2, 3, 4), np.float32)
     model = make_model([helper.make_node("Transpose", ["x"], ["y"], name="bad_transpose", perm=perm)], {"x": x}, ["y"])
     with pytest.raises(cnnrt.ModelLoadError) as e:
         cnnrt.load(model, threads=1).run(None, {"x": x})

@@ -6,7 +6,7 @@ from onnx import helper
 
 import cnnrt
 from cnnrt.onnx_import import read_model, to_ir
-from cnnrt.passes import (eliminate_dead, fold_batchnorm, fold_constants, fuse_activation, fuse_residual,
+from cnnrt.passes import (eliminate_dead, fold_batchnorm, fold_constants, fuse_residual,
                           remove_identity, run_pipeline)
 from helpers import check_model, make_model
 
