@@ -5,7 +5,11 @@
 #include <pybind11/stl.h>
 
 #include "bindings/common.h"
+#include "core/parallel.h"
 #include "kernels/kernels.h"
+
+#include <chrono>
+#include <vector>
 
 namespace py = pybind11;
 using namespace cnnrt;
@@ -96,6 +100,28 @@ void register_kernels(py::module_& mod) {
       py::arg("pack_a") = false, py::arg("pack_b") = false, py::arg("alpha") = 1.f, py::arg("bias_m") = py::none(),
       py::arg("bias_n") = py::none(), py::arg("residual") = py::none(), py::arg("act") = 0, py::arg("p0") = 0.f,
       py::arg("p1") = 0.f, py::arg("threads") = 1);
+  // Peak GFLOP/s of this ISA's FMA units on `threads` threads at once.
+  m.def(
+      "fma_peak",
+      [](const std::string& isa, int threads, double seconds) {
+        const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
+        py::gil_scoped_release nogil;
+        int64_t iters = 1 << 16;
+        for (;;) {
+          std::vector<float> sink(64 * static_cast<size_t>(threads));
+          std::vector<double> flops(static_cast<size_t>(threads));
+          const auto t0 = std::chrono::steady_clock::now();
+          parallel_for(threads, threads, [&](int64_t i) { flops[i] = kt.fma_probe(iters, &sink[64 * i]); });
+          const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          if (dt >= seconds || iters > (int64_t(1) << 40)) {
+            double total = 0;
+            for (double f : flops) total += f;
+            return total / dt / 1e9;
+          }
+          iters *= 2;
+        }
+      },
+      py::arg("isa"), py::arg("threads") = 1, py::arg("seconds") = 0.2);
   m.def(
       "act",
       [](const std::string& isa, farr x, int kind, float a, float b) {

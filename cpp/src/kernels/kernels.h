@@ -87,6 +87,9 @@ struct KernelTable {
   size_t (*gemm_packed_b_size)(int64_t K, int64_t N) = nullptr;
   void (*gemm_pack_b)(int64_t K, int64_t N, const float* b, int64_t ldb, bool trans, float* dst) = nullptr;
   void (*gemm)(const GemmArgs& args) = nullptr;
+  // Peak probe: `iters` steps of 12 independent vector FMA chains; returns
+  // the FLOPs done (the value it computes is kept in *sink).
+  double (*fma_probe)(int64_t iters, float* sink) = nullptr;
   void (*act)(float* y, const float* x, int64_t n, const ActParams& p) = nullptr;
   void (*binary)(BinOp op, BinMode mode, float* y, const float* a, const float* b, int64_t n) = nullptr;
   void (*dwconv)(const DwConvArgs& args) = nullptr;
