@@ -105,7 +105,8 @@ def check_model(model, feeds, isa=None, threads=1, tol=None):
 
 
 def random_data(shape, dtype, seed=0):
-    """Seeded data of any runtime dtype (float32 normal, int64 wide-range, bool)."""
+    """Seeded data of any runtime dtype (float32 normal, int64 wide-range,
+    bool); `seed` may also be a numpy Generator, which is used as is."""
     rng = np.random.default_rng(seed)
     if dtype == np.float32:
         return rng.standard_normal(shape).astype(np.float32)

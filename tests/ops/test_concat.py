@@ -6,18 +6,12 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from helpers import assert_load_error, check_model, make_model
+from helpers import assert_load_error, check_model, make_model, random_data
 
 BASE = {1: (5,), 2: (3, 7), 3: (2, 3, 5), 4: (3, 5, 4, 3), 5: (1, 3, 2, 4, 3)}
 DTYPES = [np.float32, np.int64, np.bool_]
 
 
-def data(shape, dtype, rng):
-    if dtype == np.float32:
-        return rng.standard_normal(shape).astype(np.float32)
-    if dtype == np.int64:
-        return rng.integers(-(2**40), 2**40, size=shape).astype(np.int64)
-    return rng.random(shape) > 0.5
 
 
 def run_concat(isa, base, axis, sizes, dtype, opset=13, threads=1, seed=0):
@@ -27,7 +21,7 @@ def run_concat(isa, base, axis, sizes, dtype, opset=13, threads=1, seed=0):
     for k, n in enumerate(sizes):
         s = list(base)
         s[ax] = n
-        feeds[f"x{k}"] = data(tuple(s), dtype, rng)
+        feeds[f"x{k}"] = random_data(tuple(s), dtype, rng)
     node = helper.make_node("Concat", list(feeds), ["y"], name="cat", axis=axis)
     model = make_model([node], feeds, ["y"], opset=opset)
     check_model(model, feeds, isa=isa, threads=threads)

@@ -8,19 +8,13 @@ import pytest
 from onnx import helper
 
 import cnnrt
-from helpers import assert_load_error, check_model, make_model
+from helpers import assert_load_error, check_model, make_model, random_data
 
 DATA = {1: (7,), 2: (5, 3), 3: (3, 6, 5), 4: (2, 3, 5, 4)}
 INDICES = {"scalar": (), "vec": (4,), "mat": (2, 3), "r3": (2, 1, 2), "empty": (0,)}
 DTYPES = [np.float32, np.int64, np.bool_]
 
 
-def data(shape, dtype, rng):
-    if dtype == np.float32:
-        return rng.standard_normal(shape).astype(np.float32)
-    if dtype == np.int64:
-        return rng.integers(-(2**40), 2**40, size=shape).astype(np.int64)
-    return rng.random(shape) > 0.5
 
 
 CASES = [(r, a) for r in DATA for a in range(-r, r)]
@@ -31,7 +25,7 @@ CASES = [(r, a) for r in DATA for a in range(-r, r)]
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_gather(isa, rank, axis, ind, dtype):
     rng = np.random.default_rng(rank * 10 + axis)
-    x = data(DATA[rank], dtype, rng)
+    x = random_data(DATA[rank], dtype, rng)
     dim = x.shape[axis]
     idx = np.asarray(rng.integers(-dim, dim, size=INDICES[ind]), np.int64)
     model = make_model([helper.make_node("Gather", ["x", "i"], ["y"], name="g", axis=axis)], {"x": x}, ["y"], {"i": idx},

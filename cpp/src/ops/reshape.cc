@@ -25,13 +25,6 @@ std::vector<int64_t> int_list(const PlanCtx& ctx, int i, const char* what) {
   return std::vector<int64_t>(t.ptr<int64_t>(), t.ptr<int64_t>() + n);
 }
 
-// A list of ints as written (shape_str prints -1 as '?').
-std::string ints_str(const std::vector<int64_t>& v) {
-  std::string s = "[";
-  for (size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + std::to_string(v[k]);
-  return s + "]";
-}
-
 class ReshapeOp : public Op {
  public:
   explicit ReshapeOp(bool allowzero) : allowzero_(allowzero) {}
