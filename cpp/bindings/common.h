@@ -11,3 +11,4 @@ Tensor tensor_from_array(const pybind11::array& a);
 }  // namespace cnnrt::bindings
 
 void register_kernels(pybind11::module_& m);
+void register_kernels_nhwc(pybind11::module_& kernels);

@@ -30,6 +30,7 @@ ActParams act_params(int kind, float a, float b) {
 
 void register_kernels(py::module_& mod) {
   py::module_ m = mod.def_submodule("kernels", "kernel-table test hooks");
+  register_kernels_nhwc(m);
   m.def("gemm_tile", [](const std::string& isa) {
     const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
     return py::make_tuple(kt.gemm_mr, kt.gemm_nr);

@@ -72,6 +72,10 @@ struct Tables {
       kernels::ref::fill_gemm(t[i]);
       kernels::ref::fill_eltwise(t[i]);
       kernels::ref::fill_dwconv(t[i]);
+      kernels::ref::fill_conv_nhwc(t[i]);
+      kernels::ref::fill_winograd(t[i]);
+      kernels::ref::fill_dw_nhwc(t[i]);
+      kernels::ref::fill_pool_nhwc(t[i]);
     }
 #if defined(CNNRT_HAVE_X86_KERNELS)
     for (int i = 1; i < 3; ++i) {
@@ -79,11 +83,19 @@ struct Tables {
       kernels::avx2::fill_gemm(t[i]);
       kernels::avx2::fill_eltwise(t[i]);
       kernels::avx2::fill_dwconv(t[i]);
+      kernels::avx2::fill_conv_nhwc(t[i]);
+      kernels::avx2::fill_winograd(t[i]);
+      kernels::avx2::fill_dw_nhwc(t[i]);
+      kernels::avx2::fill_pool_nhwc(t[i]);
     }
     t[2].isa = Isa::Avx512;
     kernels::avx512::fill_gemm(t[2]);
     kernels::avx512::fill_eltwise(t[2]);
     kernels::avx512::fill_dwconv(t[2]);
+    kernels::avx512::fill_conv_nhwc(t[2]);
+    kernels::avx512::fill_winograd(t[2]);
+    kernels::avx512::fill_dw_nhwc(t[2]);
+    kernels::avx512::fill_pool_nhwc(t[2]);
 #endif
   }
 };

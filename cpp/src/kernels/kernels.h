@@ -73,6 +73,47 @@ struct DwConvArgs {
   int threads = 1;
 };
 
+// ---- NHWC (channels-last) families: the layout the layout pass gives 2-D
+// feature maps. A tensor [N, H, W, C] may be a channel slice of a wider one:
+// pixel (n, h, w) starts at ((n * H + h) * W + w) * stride, stride >= C; this
+// is how grouped convolutions read their group and how a convolution writes
+// straight into its slice of a channel Concat.
+
+// Convolution over NHWC (one group). Weights are packed at load by the same
+// table's pack function, from ONNX's [OC, C, KH, KW]; the packed layout is
+// private to the ISA. Padding end is implied by OH/OW.
+// y[n, oh, ow, oc] = act(sum x * w + bias_n[oc] + residual[n, oh, ow, oc]),
+// the residual read at ((n * OH + oh) * OW + ow) * ep.ldr + oc.
+struct ConvNhwcArgs {
+  const float* x = nullptr;
+  int64_t N = 1, H = 0, W = 0, C = 0, x_stride = 0;
+  int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1, PH = 0, PW = 0;
+  int64_t OH = 0, OW = 0, OC = 0;
+  const float* w_packed = nullptr;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+  Epilogue ep;  // alpha unused (1); bias_m unused
+  int threads = 1;
+};
+
+enum class PoolKind : int32_t { Max = 0, Avg = 1 };
+
+// Max/average pooling over NHWC. PHE/PWE: end padding (OH/OW include
+// ceil_mode windows). Average: divisor = taps inside the input
+// (count_include_pad = false) or taps before the end of the end padding
+// (true), as ONNX and onnxruntime define it. Max ignores padding.
+struct PoolNhwcArgs {
+  const float* x = nullptr;
+  int64_t N = 1, H = 0, W = 0, C = 0, x_stride = 0;
+  int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1, PH = 0, PW = 0, PHE = 0, PWE = 0;
+  int64_t OH = 0, OW = 0;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+  PoolKind kind = PoolKind::Max;
+  bool count_include_pad = false;
+  int threads = 1;
+};
+
 enum class BinOp : int32_t { Add = 0, Sub, Mul, Div, PRelu };
 // y[i] = a[i] op b[i] (mode 0), a[i] op b[0] (mode 1), a[0] op b[i] (mode 2)
 enum class BinMode : int32_t { VV = 0, VS = 1, SV = 2 };
@@ -93,6 +134,28 @@ struct KernelTable {
   void (*act)(float* y, const float* x, int64_t n, const ActParams& p) = nullptr;
   void (*binary)(BinOp op, BinMode mode, float* y, const float* a, const float* b, int64_t n) = nullptr;
   void (*dwconv)(const DwConvArgs& args) = nullptr;
+
+  // NHWC convolution by (indirect) GEMM: any KH/KW/stride/dilation/padding.
+  size_t (*conv_packed_size)(int64_t OC, int64_t C, int64_t KH, int64_t KW) = nullptr;
+  void (*conv_pack)(const float* w, int64_t OC, int64_t C, int64_t KH, int64_t KW, float* dst) = nullptr;
+  void (*conv_nhwc)(const ConvNhwcArgs& a) = nullptr;
+  // Winograd F(winograd_m x winograd_m, 3 x 3) for 3x3 stride-1 dilation-1
+  // convolutions (any padding) over NHWC; 0 = this table has none. Weights
+  // transformed and packed at load. Error bound: see tests/kernels.
+  int winograd_m = 0;
+  size_t (*winograd_packed_size)(int64_t OC, int64_t C) = nullptr;
+  void (*winograd_pack)(const float* w, int64_t OC, int64_t C, float* dst) = nullptr;
+  void (*conv_winograd)(const ConvNhwcArgs& a) = nullptr;
+  // Depthwise convolution over NHWC (channel multiplier 1, OC == C); weights
+  // [C, 1, KH, KW] packed at load.
+  size_t (*dw_packed_size)(int64_t C, int64_t KH, int64_t KW) = nullptr;
+  void (*dw_pack)(const float* w, int64_t C, int64_t KH, int64_t KW, float* dst) = nullptr;
+  void (*dwconv_nhwc)(const ConvNhwcArgs& a) = nullptr;
+  // Pooling over NHWC; global pooling: y[n, c] over the H*W pixels of x
+  // ([N, HW, C], contiguous).
+  void (*pool_nhwc)(const PoolNhwcArgs& a) = nullptr;
+  void (*global_pool_nhwc)(PoolKind kind, const float* x, int64_t N, int64_t HW, int64_t C, float* y,
+                           int threads) = nullptr;
 };
 
 // Detected level, current level (min of detected and CNNRT_ISA), and the
@@ -109,6 +172,10 @@ namespace kernels {
   void fill_gemm(KernelTable& t);              \
   void fill_eltwise(KernelTable& t);           \
   void fill_dwconv(KernelTable& t);            \
+  void fill_conv_nhwc(KernelTable& t);         \
+  void fill_winograd(KernelTable& t);          \
+  void fill_dw_nhwc(KernelTable& t);           \
+  void fill_pool_nhwc(KernelTable& t);         \
   }
 CNNRT_DECLARE_FILL(ref)
 CNNRT_DECLARE_FILL(avx2)

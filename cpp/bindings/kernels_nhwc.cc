@@ -1,0 +1,163 @@
+// cnnrt._core.kernels: test hooks for the NHWC families (convolution by
+// GEMM, Winograd, depthwise; pooling), each on one ISA's table.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "bindings/common.h"
+#include "kernels/kernels.h"
+
+namespace py = pybind11;
+using namespace cnnrt;
+
+namespace {
+
+using farr = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
+  return (in + pb + pe - (k - 1) * d - 1) / s + 1;
+}
+
+}  // namespace
+
+void register_kernels_nhwc(py::module_& m) {
+  // y = conv(x [N,H,W,C], w [OC, C, KH, KW]) in NHWC, algo "gemm" | "winograd" | "dw"
+  // (depthwise: w [C, 1, KH, KW]); bias [OC], residual [N, OH, OW, OC].
+  // pads = [top, left, bottom, right]. Returns y [N, OH, OW, OC].
+  m.def(
+      "conv_nhwc",
+      [](const std::string& isa, const std::string& algo, farr x, farr w, py::object bias, py::object residual,
+         std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations, int act, float p0,
+         float p1, int threads) {
+        const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
+        if (x.ndim() != 4 || w.ndim() != 4) fail(ErrorKind::Input, "conv_nhwc: x is [N,H,W,C], w is [OC,C,KH,KW]");
+        ConvNhwcArgs a;
+        a.N = x.shape(0);
+        a.H = x.shape(1);
+        a.W = x.shape(2);
+        a.C = x.shape(3);
+        a.x_stride = a.C;
+        a.OC = w.shape(0);
+        a.KH = w.shape(2);
+        a.KW = w.shape(3);
+        a.SH = strides.at(0);
+        a.SW = strides.at(1);
+        a.PH = pads.at(0);
+        a.PW = pads.at(1);
+        a.DH = dilations.at(0);
+        a.DW = dilations.at(1);
+        a.OH = out_size(a.H, a.KH, a.SH, a.DH, a.PH, pads.at(2));
+        a.OW = out_size(a.W, a.KW, a.SW, a.DW, a.PW, pads.at(3));
+        a.y_stride = a.OC;
+        std::vector<float> packed;
+        if (algo == "gemm") {
+          if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
+          packed.resize(kt.conv_packed_size(a.OC, a.C, a.KH, a.KW));
+          kt.conv_pack(w.data(), a.OC, a.C, a.KH, a.KW, packed.data());
+        } else if (algo == "winograd") {
+          if (kt.winograd_m == 0) fail(ErrorKind::Input, "conv_nhwc: this ISA has no Winograd kernel");
+          if (a.KH != 3 || a.KW != 3 || a.SH != 1 || a.SW != 1 || a.DH != 1 || a.DW != 1)
+            fail(ErrorKind::Input, "conv_nhwc: Winograd needs 3x3, stride 1, dilation 1");
+          packed.resize(kt.winograd_packed_size(a.OC, a.C));
+          kt.winograd_pack(w.data(), a.OC, a.C, packed.data());
+        } else if (algo == "dw") {
+          if (w.shape(1) != 1 || a.OC != a.C) fail(ErrorKind::Input, "conv_nhwc: depthwise needs w [C,1,KH,KW]");
+          packed.resize(kt.dw_packed_size(a.C, a.KH, a.KW));
+          kt.dw_pack(w.data(), a.C, a.KH, a.KW, packed.data());
+        } else {
+          fail(ErrorKind::Input, "conv_nhwc: unknown algo '", algo, "'");
+        }
+        a.w_packed = packed.data();
+        farr y({a.N, a.OH, a.OW, a.OC});
+        farr bb, rr;
+        if (!bias.is_none()) {
+          bb = bias.cast<farr>();
+          if (bb.size() != a.OC) fail(ErrorKind::Input, "conv_nhwc: bias must have OC elements");
+          a.ep.bias_n = bb.data();
+        }
+        if (!residual.is_none()) {
+          rr = residual.cast<farr>();
+          if (rr.size() != y.size()) fail(ErrorKind::Input, "conv_nhwc: residual must be [N,OH,OW,OC]");
+          a.ep.residual = rr.data();
+          a.ep.ldr = a.OC;
+        }
+        a.ep.act.kind = static_cast<Act>(act);
+        a.ep.act.a = p0;
+        a.ep.act.b = p1;
+        a.x = x.data();
+        a.y = y.mutable_data();
+        a.threads = threads;
+        {
+          py::gil_scoped_release nogil;
+          if (algo == "gemm")
+            kt.conv_nhwc(a);
+          else if (algo == "winograd")
+            kt.conv_winograd(a);
+          else
+            kt.dwconv_nhwc(a);
+        }
+        return y;
+      },
+      py::arg("isa"), py::arg("algo"), py::arg("x"), py::arg("w"), py::arg("bias") = py::none(),
+      py::arg("residual") = py::none(), py::arg("strides") = std::vector<int64_t>{1, 1},
+      py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("dilations") = std::vector<int64_t>{1, 1},
+      py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1);
+  m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
+  // y = pool(x [N,H,W,C]), kind "max" | "avg"; pads = [top, left, bottom, right];
+  // out = [OH, OW] (from the op's ceil_mode arithmetic).
+  m.def(
+      "pool_nhwc",
+      [](const std::string& isa, const std::string& kind, farr x, std::vector<int64_t> kernel,
+         std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations,
+         std::vector<int64_t> out, bool count_include_pad, int threads) {
+        const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
+        if (x.ndim() != 4) fail(ErrorKind::Input, "pool_nhwc: x is [N,H,W,C]");
+        PoolNhwcArgs a;
+        a.N = x.shape(0);
+        a.H = x.shape(1);
+        a.W = x.shape(2);
+        a.C = x.shape(3);
+        a.x_stride = a.C;
+        a.KH = kernel.at(0);
+        a.KW = kernel.at(1);
+        a.SH = strides.at(0);
+        a.SW = strides.at(1);
+        a.PH = pads.at(0);
+        a.PW = pads.at(1);
+        a.PHE = pads.at(2);
+        a.PWE = pads.at(3);
+        a.DH = dilations.at(0);
+        a.DW = dilations.at(1);
+        a.OH = out.at(0);
+        a.OW = out.at(1);
+        a.y_stride = a.C;
+        a.kind = kind == "max" ? PoolKind::Max : PoolKind::Avg;
+        a.count_include_pad = count_include_pad;
+        a.threads = threads;
+        farr y({a.N, a.OH, a.OW, a.C});
+        a.x = x.data();
+        a.y = y.mutable_data();
+        {
+          py::gil_scoped_release nogil;
+          kt.pool_nhwc(a);
+        }
+        return y;
+      },
+      py::arg("isa"), py::arg("kind"), py::arg("x"), py::arg("kernel"), py::arg("strides"), py::arg("pads"),
+      py::arg("dilations"), py::arg("out"), py::arg("count_include_pad") = false, py::arg("threads") = 1);
+  m.def(
+      "global_pool_nhwc",
+      [](const std::string& isa, const std::string& kind, farr x, int threads) {
+        const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
+        if (x.ndim() != 3) fail(ErrorKind::Input, "global_pool_nhwc: x is [N, HW, C]");
+        farr y({x.shape(0), x.shape(2)});
+        py::gil_scoped_release nogil;
+        kt.global_pool_nhwc(kind == "max" ? PoolKind::Max : PoolKind::Avg, x.data(), x.shape(0), x.shape(1),
+                            x.shape(2), y.mutable_data(), threads);
+        return y;
+      },
+      py::arg("isa"), py::arg("kind"), py::arg("x"), py::arg("threads") = 1);
+}

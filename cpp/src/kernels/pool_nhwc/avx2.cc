@@ -1,0 +1,7 @@
+// pool_nhwc family, avx2 path: not yet specialised; the table keeps the entries it
+// inherits from the lower level.
+#include "kernels/kernels.h"
+
+namespace cnnrt::kernels::avx2 {
+void fill_pool_nhwc(KernelTable&) {}
+}  // namespace cnnrt::kernels::avx2
