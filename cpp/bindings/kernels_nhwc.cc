@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -26,12 +27,13 @@ int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_
 void register_kernels_nhwc(py::module_& m) {
   // y = conv(x [N,H,W,C], w [OC, C, KH, KW]) in NHWC, algo "gemm" | "winograd" | "dw"
   // (depthwise: w [C, 1, KH, KW]); bias [OC], residual [N, OH, OW, OC].
-  // pads = [top, left, bottom, right]. Returns y [N, OH, OW, OC].
+  // pads = [top, left, bottom, right]. Returns y [N, OH, OW, OC]; with
+  // reps > 0, (y, [seconds per run]) over reps runs (weights packed once).
   m.def(
       "conv_nhwc",
       [](const std::string& isa, const std::string& algo, farr x, farr w, py::object bias, py::object residual,
          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations, int act, float p0,
-         float p1, int threads) {
+         float p1, int threads, int reps) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 4 || w.ndim() != 4) fail(ErrorKind::Input, "conv_nhwc: x is [N,H,W,C], w is [OC,C,KH,KW]");
         ConvNhwcArgs a;
@@ -90,21 +92,27 @@ void register_kernels_nhwc(py::module_& m) {
         a.x = x.data();
         a.y = y.mutable_data();
         a.threads = threads;
+        std::vector<double> secs;
         {
           py::gil_scoped_release nogil;
-          if (algo == "gemm")
-            kt.conv_nhwc(a);
-          else if (algo == "winograd")
-            kt.conv_winograd(a);
-          else
-            kt.dwconv_nhwc(a);
+          for (int r = 0; r < (reps > 0 ? reps : 1); ++r) {
+            const auto t0 = std::chrono::steady_clock::now();
+            if (algo == "gemm")
+              kt.conv_nhwc(a);
+            else if (algo == "winograd")
+              kt.conv_winograd(a);
+            else
+              kt.dwconv_nhwc(a);
+            secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          }
         }
-        return y;
+        if (reps > 0) return py::make_tuple(y, secs);
+        return std::move(y);
       },
       py::arg("isa"), py::arg("algo"), py::arg("x"), py::arg("w"), py::arg("bias") = py::none(),
       py::arg("residual") = py::none(), py::arg("strides") = std::vector<int64_t>{1, 1},
       py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("dilations") = std::vector<int64_t>{1, 1},
-      py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1);
+      py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0);
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
   // y = pool(x [N,H,W,C]), kind "max" | "avg"; pads = [top, left, bottom, right];
   // out = [OH, OW] (from the op's ceil_mode arithmetic).
