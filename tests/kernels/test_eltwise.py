@@ -17,6 +17,7 @@ ACTS = {
     "hardswish": (7, (0, 0), lambda x: x * np.clip(x / 6 + 0.5, 0, 1), 1e-6),
     "elu": (8, (1.3, 0), lambda x: np.where(x >= 0, x, 1.3 * (np.exp(x) - 1)), 1e-6),
     "selu": (9, (1.6732632, 1.0507010), lambda x: np.where(x > 0, 1.0507010 * x, 1.0507010 * 1.6732632 * (np.exp(x) - 1)), 2e-6),
+    "silu": (10, (0, 0), lambda x: x / (1 + np.exp(-x)), 1e-6),
 }
 
 

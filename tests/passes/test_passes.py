@@ -209,3 +209,40 @@ def test_gemm_column_bias_blocks_the_batchnorm_fold():
     model = make_model(nodes, {"x": np.zeros((n, 3), np.float32)}, ["y"], inits)
     assert "BatchNormalization" in ops(fold_batchnorm(ir(model)))
     check_model(model, {"x": rand(rng, n, 3)})
+
+
+def silu_graph(rng, producer="Conv", swap=False, extra_use=False):
+    if producer == "Conv":
+        inits = {"w": rand(rng, 8, 3, 3, 3, scale=0.5), "b": rand(rng, 8)}
+        first = helper.make_node("Conv", ["x", "w", "b"], ["t"], name="conv", pads=[1, 1, 1, 1])
+        shape = (2, 3, 9, 9)
+    else:
+        inits = {"w": rand(rng, 6, 10), "b": rand(rng, 6)}
+        first = helper.make_node("Gemm", ["x", "w", "b"], ["t"], name="fc", transB=1)
+        shape = (3, 10)
+    mul_in = ["s", "t"] if swap else ["t", "s"]
+    nodes = [first, helper.make_node("Sigmoid", ["t"], ["s"], name="sig"),
+             helper.make_node("Mul", mul_in, ["y"], name="mul")]
+    outs = ["y"]
+    if extra_use:
+        nodes.append(helper.make_node("Relu", ["t"], ["r"], name="other"))
+        outs.append("r")
+    return make_model(nodes, {"x": np.zeros(shape, np.float32)}, outs, inits), shape
+
+
+@pytest.mark.parametrize("producer,swap", [("Conv", False), ("Conv", True), ("Gemm", False)])
+def test_fuse_silu(producer, swap, isa):
+    rng = np.random.default_rng(11)
+    model, shape = silu_graph(rng, producer, swap)
+    g = run_pipeline(ir(model))
+    assert ops(g) == [producer]
+    assert g.nodes[0].attrs["cnnrt_act"] == 10
+    check_model(model, {"x": rand(rng, *shape, scale=3.0)}, isa=isa)
+
+
+def test_silu_not_fused_when_its_input_has_another_use():
+    rng = np.random.default_rng(12)
+    model, shape = silu_graph(rng, extra_use=True)
+    g = run_pipeline(ir(model))
+    assert "Mul" in ops(g) and "Sigmoid" in ops(g)
+    check_model(model, {"x": rand(rng, *shape)})

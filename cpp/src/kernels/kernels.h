@@ -13,10 +13,11 @@ namespace cnnrt {
 enum class Isa : int { Ref = 0, Avx2 = 1, Avx512 = 2 };
 const char* isa_name(Isa isa);
 
-enum class Act : int32_t { None = 0, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Elu, Selu };
+enum class Act : int32_t { None = 0, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Elu, Selu, Silu };
+constexpr int kActLast = static_cast<int>(Act::Silu);
 
 // LeakyRelu: a = alpha. Clip: a = min, b = max. HardSigmoid: a = alpha, b = beta.
-// Elu: a = alpha. Selu: a = alpha, b = gamma.
+// Elu: a = alpha. Selu: a = alpha, b = gamma. Silu: x * sigmoid(x) (SiLU/Swish).
 struct ActParams {
   Act kind = Act::None;
   float a = 0.f, b = 0.f;

@@ -13,7 +13,7 @@ namespace cnnrt {
 ActParams read_fused_act(const Node& n) {
   ActParams p;
   p.kind = static_cast<Act>(n.i("cnnrt_act", 0));
-  if (static_cast<int>(p.kind) < 0 || static_cast<int>(p.kind) > static_cast<int>(Act::Selu))
+  if (static_cast<int>(p.kind) < 0 || static_cast<int>(p.kind) > kActLast)
     fail(ErrorKind::ModelLoad, n.where(), ": bad fused activation ", static_cast<int>(p.kind));
   p.a = n.f("cnnrt_act_a", 0.f);
   p.b = n.f("cnnrt_act_b", 0.f);

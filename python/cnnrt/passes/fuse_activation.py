@@ -4,7 +4,9 @@ the output tile is still in cache):
 - fuse_residual: Conv followed by Add/Sum(conv, other) of the same shape ->
   Conv with a residual input (ResNet's shortcut);
 - fuse_activation: Relu, LeakyRelu, Clip (constant bounds), Sigmoid, Tanh,
-  HardSigmoid, HardSwish, Elu, Selu after them -> cnnrt_act attributes.
+  HardSigmoid, HardSwish, Elu, Selu after them -> cnnrt_act attributes; and
+  SiLU as exporters spell it, Mul(t, Sigmoid(t)) (EfficientNet's activation),
+  when t feeds only that Sigmoid and that Mul.
 Each needs the producer's output to have a single consumer and not to be a
 graph output."""
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ..ir import Graph, Node
 # Values match cnnrt::Act in cpp/src/kernels/kernels.h.
 ACT_CODES = {"Relu": 1, "LeakyRelu": 2, "Clip": 3, "Sigmoid": 4, "Tanh": 5, "HardSigmoid": 6,
              "HardSwish": 7, "Elu": 8, "Selu": 9}
+SILU = 10
 
 
 def _single_use(graph, consumers, outs, name):
@@ -52,11 +55,35 @@ def _rebuild(graph, replaced, drop, consts, name):
     return graph.replace(nodes=nodes, consts=consts, applied=graph.applied + [name])
 
 
+def _silu_mul(graph, consumers, producers, outs, sig):
+    """The Mul that makes Sigmoid node `sig` a SiLU of its input, or None."""
+    t = sig.inputs[0] if sig.inputs else ""
+    if not t or t in outs or not _single_use(graph, consumers, outs, sig.outputs[0]):
+        return None
+    mul = consumers[sig.outputs[0]][0]
+    if mul.op != "Mul" or sorted(mul.inputs) != sorted([t, sig.outputs[0]]):
+        return None
+    if sorted(n.name for n in consumers.get(t, [])) != sorted([sig.name, mul.name]):
+        return None
+    return mul
+
+
 def fuse_activation(graph: Graph) -> Graph:
     consumers = graph.consumers()
     producers = graph.producers()
     outs = graph.output_names()
     replaced, drop = {}, set()
+    for sig in graph.nodes:
+        if sig.op != "Sigmoid":
+            continue
+        mul = _silu_mul(graph, consumers, producers, outs, sig)
+        prod = producers.get(sig.inputs[0]) if mul is not None else None
+        if prod is None or prod.op not in ("Conv", "Gemm", "MatMul") or "cnnrt_act" in prod.attrs:
+            continue
+        attrs = dict(prod.attrs)
+        attrs["cnnrt_act"], attrs["cnnrt_act_a"], attrs["cnnrt_act_b"] = SILU, 0.0, 0.0
+        replaced[prod.name] = Node(prod.op, prod.name, list(prod.inputs), [mul.outputs[0]], attrs)
+        drop.update((sig.name, mul.name))
     for act in graph.nodes:
         if act.op not in ACT_CODES or not act.inputs or not act.inputs[0]:
             continue
