@@ -112,3 +112,23 @@ def test_random_float_close(isa):
     c = _core.kernels.gemm(isa, a, b, pack_b=True)
     want = a.astype(np.float64) @ b.astype(np.float64)
     assert np.abs(c - want).max() <= 1e-5 * np.sqrt(611) * np.abs(want).max()
+
+
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_small_m_prepacked_b_exact(isa, ta, threads):
+    """M <= 4 against prepacked B (fully connected layers at batch 1-4) runs
+    its own panel-streaming path: every M, N around the panel width, K around
+    the accumulator chains, with the epilogue."""
+    rng = np.random.default_rng(5)
+    _, nr = tile(isa)
+    for m in [1, 2, 3, 4, 5]:
+        for n in [1, nr - 1, nr, nr + 1, 3 * nr + 7]:
+            for k in [1, 2, 3, 5, 8, 301]:
+                a = ints(rng, k, m) if ta else ints(rng, m, k)
+                b = ints(rng, k, n)
+                bn, res = ints(rng, n), ints(rng, m, n)
+                c = _core.kernels.gemm(isa, a, b, trans_a=ta, pack_b=True, bias_n=bn, residual=res, act=1,
+                                       threads=threads)
+                want = np.maximum(ref_gemm(a, b, ta, False) + bn + res, 0)
+                np.testing.assert_array_equal(c, want, err_msg=f"m={m} n={n} k={k}")
