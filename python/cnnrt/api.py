@@ -70,7 +70,7 @@ class Session:
         self.passes_applied = list(dict.fromkeys(graph.applied))
         self.node_count = len(graph.nodes)
         values, nodes, inputs, outputs, consts = lower(graph)
-        del graph
+        del graph  # consts now hold the only references to the weights, and _core.Session empties it
         try:
             self._core = _core.Session(label, values, nodes, inputs, outputs, consts, self._threads,
                                        isa or "", int(max_plans))
@@ -81,6 +81,7 @@ class Session:
                 self._core.output_shapes([np.zeros(i.shape, np.float32) for i in self.inputs])
         except CnnrtError as e:
             raise _labelled(e, label) from None
+        _core.release_free_memory()
         self._input_names = [i.name for i in self.inputs]
         self._output_index = {o.name: k for k, o in enumerate(self.outputs)}
 

@@ -45,24 +45,29 @@ Session::Session(Graph graph, SessionOptions opt) : graph_(std::move(graph)), op
     }
   }
   if (n_missing) fail(ErrorKind::Unsupported, "graph '", graph_.name, "': ", n_missing, " node(s) use ops cnnrt cannot run: ", missing);
-  std::vector<int> taken(nv, 0), consumers(nv, 0);
+  // A constant that every consumer packed into its own layout is freed as
+  // soon as its last consumer is created, not after all ops: the originals and
+  // the packed copies then never coexist beyond one layer (peak RSS on load).
+  // Constants no node reads are freed too; graph outputs are kept.
+  std::vector<int> taken(nv, 0), consumers(nv, 0), created(nv, 0);
   for (const auto& n : graph_.nodes)
     for (int id : n.inputs)
       if (id >= 0) consumers[id] += 1;
+  std::vector<char> is_output(nv, 0);
+  for (int id : graph_.outputs) is_output[id] = 1;
+  auto release_if_done = [&](int id) {
+    if (is_const_[id] && !is_output[id] && created[id] == consumers[id] && taken[id] == consumers[id])
+      graph_.constants.erase(id);
+  };
+  for (int id = 0; id < nv; ++id) release_if_done(id);  // unread constants
   ops_.reserve(graph_.nodes.size());
   for (const auto& n : graph_.nodes) {
     CreateCtx ctx(n, graph_, *kt_, taken);
     ops_.push_back(find_op(n.op)(ctx));
-  }
-  // Constants that every consumer packed into its own layout, or that no
-  // node reads, are freed.
-  std::vector<char> is_output(nv, 0);
-  for (int id : graph_.outputs) is_output[id] = 1;
-  for (auto it = graph_.constants.begin(); it != graph_.constants.end();) {
-    if (taken[it->first] == consumers[it->first] && !is_output[it->first])
-      it = graph_.constants.erase(it);
-    else
-      ++it;
+    for (int id : n.inputs)
+      if (id >= 0) created[id] += 1;
+    for (int id : n.inputs)
+      if (id >= 0) release_if_done(id);
   }
 }
 
