@@ -21,11 +21,16 @@ _KNOWN_KEYS = {"location", "offset", "length", "checksum"}
 
 
 def read_model(model) -> Tuple[onnx.ModelProto, Optional[str], str]:
-    """Returns (ModelProto with external data resolved, base dir or None, label)."""
+    """Returns (ModelProto with external data resolved, base dir or None, label).
+    A caller's ModelProto is returned as is (the importer only reads it) unless
+    it has external data to resolve: then a copy, which gets the data."""
     base_dir = None
     if isinstance(model, onnx.ModelProto):
-        proto = onnx.ModelProto()
-        proto.CopyFrom(model)
+        if any(t.data_location == _EXTERNAL for t in _tensors_with_external_data(model.graph)):
+            proto = onnx.ModelProto()
+            proto.CopyFrom(model)
+        else:
+            proto = model  # a copy would hold every weight a second time while loading
         label = proto.graph.name or "<ModelProto>"
     elif isinstance(model, (bytes, bytearray, memoryview)):
         proto = _parse(bytes(model), "<bytes>")
