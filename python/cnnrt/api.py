@@ -10,7 +10,7 @@ import numpy as np
 from . import _core
 from .errors import CnnrtError, InputError, UnsupportedOpError
 from .lower import lower
-from .onnx_import import check_supported, read_model, to_ir
+from .onnx_import import check_supported, open_model, to_ir
 from .passes import run_pipeline
 
 _NP_OF = {1: np.dtype(np.float32), 7: np.dtype(np.int64), 9: np.dtype(np.bool_)}
@@ -57,10 +57,14 @@ class Session:
     """
 
     def __init__(self, model, threads: Optional[int] = None, *, max_plans: int = 8, isa: Optional[str] = None):
-        proto, _, label = read_model(model)
+        proto, _, label, weights = open_model(model)
         known = set(_core.registered_ops())
-        graph = to_ir(proto, label, runtime_ops=known)
-        del proto
+        try:
+            graph = to_ir(proto, label, runtime_ops=known, weights=weights)
+        finally:
+            if weights is not None:
+                weights.close()
+        del proto, weights
         graph = run_pipeline(graph)
         check_supported(graph, known)
         self._label = label
