@@ -7,6 +7,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "bindings/common.h"
 #include "cpu/cpuinfo.h"
 #include "kernels/kernels.h"
@@ -86,20 +90,45 @@ Attr attr_from_py(const std::string& where, const std::string& key, const py::ha
   return a;
 }
 
-// Views on the caller's arrays (kept alive in `keep` while they are used).
-std::vector<Feed> feeds_from(const py::list& arrays, std::vector<py::array>& keep) {
+static_assert(sizeof(py::ssize_t) == sizeof(int64_t), "numpy dims are read in place as int64");
+
+// Views on the caller's arrays, kept alive in `keep` while they are used; the
+// shapes are copied (another Python thread may reshape an array in place
+// while the GIL is released).
+struct Feeds {
+  std::vector<py::array> keep;
+  std::vector<Shape> shapes;
   std::vector<Feed> feeds;
+};
+
+void feeds_from(const py::list& arrays, Feeds& r) {
+  const size_t n = arrays.size();
+  r.keep.reserve(n);
+  r.shapes.reserve(n);
+  r.feeds.reserve(n);
   for (auto a : arrays) {
     py::array arr = a.cast<py::array>();
     if (!(arr.flags() & py::array::c_style)) fail(ErrorKind::Input, "input arrays must be C-contiguous");
     Feed f;
     f.dtype = dtype_of(arr);
-    f.shape.assign(arr.shape(), arr.shape() + arr.ndim());
+    r.shapes.emplace_back(arr.shape(), arr.shape() + arr.ndim());
+    f.dims = r.shapes.back().data();
+    f.rank = static_cast<int>(arr.ndim());
     f.data = arr.data();
-    feeds.push_back(std::move(f));
-    keep.push_back(std::move(arr));
+    r.feeds.push_back(f);
+    r.keep.push_back(std::move(arr));
   }
-  return feeds;
+}
+
+// The numpy type number a graph input of this dtype takes as is; -1: none.
+int exact_typenum(DType t) {
+  using api = py::detail::npy_api;
+  switch (t) {
+    case DType::F32: return api::NPY_FLOAT_;
+    case DType::I64: return api::NPY_INT64_;
+    case DType::BOOL: return api::NPY_BOOL_;
+    default: return -1;
+  }
 }
 
 class PySession {
@@ -135,48 +164,96 @@ class PySession {
     }
     g.inputs = inputs;
     g.outputs = outputs;
-    for (auto kv : constants) {
-      int id = kv.first.cast<int>();
-      g.constants.emplace(id, tensor_from_array(kv.second.cast<py::array>()));
+    // The constants move into the runtime: each array is copied into an
+    // aligned tensor and dropped from `constants` (which ends up empty) right
+    // away, so that the caller's and the runtime's copies of the weights
+    // never coexist beyond one tensor.
+    for (const auto& k : py::list(constants.attr("keys")())) {
+      const int id = k.cast<int>();
+      py::array arr = py::array::ensure(constants.attr("pop")(k), py::array::c_style);
+      if (!arr) throw py::error_already_set();
+      g.constants.emplace(id, tensor_from_array(arr));
     }
     SessionOptions opt;
     opt.threads = threads;
     opt.isa = isa.empty() ? isa_current() : isa_from_name(isa.c_str());
     opt.max_plans = static_cast<size_t>(max_plans);
-    py::gil_scoped_release nogil;
-    sess_ = std::make_unique<Session>(std::move(g), opt);
+    {
+      py::gil_scoped_release nogil;
+      sess_ = std::make_unique<Session>(std::move(g), opt);
+    }
+    for (int id : sess_->graph().inputs) input_names_.emplace_back(sess_->graph().values[id].name);
   }
 
+  // Positional arrays, already converted by the caller (api.py's slow path,
+  // passes/_eval.py): every check, then plan (cached or built) and run.
   py::list run(const py::list& arrays) {
-    std::vector<py::array> keep;
-    std::vector<Feed> feeds = feeds_from(arrays, keep);
+    Feeds f;
+    feeds_from(arrays, f);
     std::shared_ptr<Plan> plan;
     {
       py::gil_scoped_release nogil;
-      plan = sess_->plan_for(feeds);
+      plan = sess_->plan_for(f.feeds);
     }
+    return execute(*plan, f.feeds.data());
+  }
+
+  // Session.run's fast path: feeds is the caller's dict. When it maps exactly
+  // the graph's input names to C-contiguous arrays of the input's dtype (native
+  // byte order) and declared rank and static dims, runs and returns the
+  // outputs; otherwise returns None and the caller takes the path that
+  // converts and explains (api.py _feeds). Per call, a small model's cost was
+  // mostly the Python-side checks and the plan key's strings.
+  py::object run_dict(py::handle feeds) {
+    constexpr size_t kMaxFast = 8;
+    constexpr int kMaxRank = 8;
+    constexpr char kForeignOrder = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '>' : '<';
+    const size_t n = input_names_.size();
+    PyObject* d = feeds.ptr();
+    if (n > kMaxFast || !PyDict_CheckExact(d) || static_cast<size_t>(PyDict_Size(d)) != n) return py::none();
+    const auto& api = py::detail::npy_api::get();
     const Graph& g = sess_->graph();
-    py::list result;
-    std::vector<void*> outs;
-    for (int id : g.outputs) {
-      const TensorMeta& m = plan->metas[id];
-      std::vector<py::ssize_t> shape(m.shape.begin(), m.shape.end());
-      py::array out(np_dtype(m.dtype), shape);
-      outs.push_back(out.mutable_data());
-      result.append(out);
+    Feed fs[kMaxFast];
+    py::object keep[kMaxFast];  // the arrays stay alive without the GIL even if the dict changes
+    int64_t dims[kMaxFast][kMaxRank];  // and their shapes stay as they were
+    for (size_t i = 0; i < n; ++i) {
+      PyObject* a = PyDict_GetItemWithError(d, input_names_[i].ptr());  // borrowed
+      if (!a) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        return py::none();
+      }
+      if (!api.PyArray_Check_(a)) return py::none();
+      const auto* arr = py::detail::array_proxy(a);
+      const auto* descr = py::detail::array_descriptor_proxy(arr->descr);
+      const ValueInfo& vi = g.values[g.inputs[i]];
+      if (descr->type_num != exact_typenum(vi.dtype) || descr->byteorder == kForeignOrder ||
+          !(arr->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) || arr->nd > kMaxRank)
+        return py::none();
+      if (vi.has_shape && static_cast<size_t>(arr->nd) != vi.shape.size()) return py::none();
+      for (int k = 0; k < arr->nd; ++k) {
+        dims[i][k] = arr->dimensions[k];
+        if (vi.has_shape && vi.shape[k] >= 0 && vi.shape[k] != dims[i][k]) return py::none();
+      }
+      fs[i].data = arr->data;
+      fs[i].dtype = vi.dtype;
+      fs[i].dims = dims[i];
+      fs[i].rank = arr->nd;
+      keep[i] = py::reinterpret_borrow<py::object>(a);
     }
-    {
+    std::shared_ptr<Plan> plan = sess_->cached_plan(fs, n);
+    if (!plan) {
+      std::vector<Feed> v(fs, fs + n);
       py::gil_scoped_release nogil;
-      sess_->run(*plan, feeds, outs);
+      plan = sess_->plan_for(v);
     }
-    return result;
+    return execute(*plan, fs);
   }
 
   // Output dtypes and shapes for these input shapes (plans, does not run).
   py::list output_shapes(const py::list& arrays) {
-    std::vector<py::array> keep;
-    std::vector<Feed> feeds = feeds_from(arrays, keep);
-    auto plan = sess_->plan_for(feeds);
+    Feeds f;
+    feeds_from(arrays, f);
+    auto plan = sess_->plan_for(f.feeds);
     py::list r;
     for (int id : sess_->graph().outputs) r.append(py::make_tuple(static_cast<int>(plan->metas[id].dtype), plan->metas[id].shape));
     return r;
@@ -192,13 +269,56 @@ class PySession {
   }
 
   size_t arena_bytes(const py::list& arrays) {
-    std::vector<py::array> keep;
-    std::vector<Feed> feeds = feeds_from(arrays, keep);
-    return sess_->plan_for(feeds)->arena_bytes;
+    Feeds f;
+    feeds_from(arrays, f);
+    return sess_->plan_for(f.feeds)->arena_bytes;
   }
 
  private:
+  // Allocates the outputs as numpy arrays and runs the plan into them,
+  // without the GIL.
+  py::list execute(Plan& plan, const Feed* feeds) {
+    const Graph& g = sess_->graph();
+    const auto& api = py::detail::npy_api::get();
+    const size_t n_out = g.outputs.size();
+    py::list result(n_out);
+    void* outs_stack[8];
+    std::vector<void*> outs_heap;
+    void** outs = outs_stack;
+    if (n_out > 8) {
+      outs_heap.resize(n_out);
+      outs = outs_heap.data();
+    }
+    for (size_t i = 0; i < n_out; ++i) {
+      const TensorMeta& m = plan.metas[g.outputs[i]];
+      PyObject* descr = out_descr(m.dtype);
+      Py_INCREF(descr);  // stolen by PyArray_NewFromDescr
+      PyObject* a = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, static_cast<int>(m.shape.size()),
+                                              reinterpret_cast<Py_intptr_t*>(const_cast<int64_t*>(m.shape.data())),
+                                              nullptr, nullptr, 0, nullptr);
+      if (!a) throw py::error_already_set();
+      outs[i] = py::detail::array_proxy(a)->data;
+      PyList_SET_ITEM(result.ptr(), static_cast<py::ssize_t>(i), a);  // steals
+    }
+    {
+      py::gil_scoped_release nogil;
+      sess_->run(plan, feeds, outs);
+    }
+    return result;
+  }
+
+  PyObject* out_descr(DType t) {
+    switch (t) {
+      case DType::F32: return f32_.ptr();
+      case DType::I64: return i64_.ptr();
+      case DType::BOOL: return bool_.ptr();
+      default: fail(ErrorKind::Internal, "no numpy dtype for ", dtype_name(t));
+    }
+  }
+
   std::unique_ptr<Session> sess_;
+  std::vector<py::str> input_names_;  // graph input names, for the dict lookups of run_dict
+  py::dtype f32_ = np_dtype(DType::F32), i64_ = np_dtype(DType::I64), bool_ = np_dtype(DType::BOOL);
 };
 
 }  // namespace
@@ -231,10 +351,19 @@ PYBIND11_MODULE(_core, m) {
            py::arg("name"), py::arg("values"), py::arg("nodes"), py::arg("inputs"), py::arg("outputs"),
            py::arg("constants"), py::arg("threads"), py::arg("isa") = "", py::arg("max_plans") = 8)
       .def("run", &PySession::run)
+      .def("run_dict", &PySession::run_dict)
       .def("output_shapes", &PySession::output_shapes)
       .def("arena_bytes", &PySession::arena_bytes)
       .def("stats", &PySession::stats);
 
+  // Load frees the original weights as it packs them, leaving holes in the
+  // heap that malloc keeps (ResNet-50: ~100 MiB of RSS); returns them to the OS.
+  m.def("release_free_memory", [] {
+#if defined(__GLIBC__)
+    py::gil_scoped_release nogil;
+    malloc_trim(0);
+#endif
+  });
   m.def("isa_detected", [] { return std::string(isa_name(isa_detected())); });
   m.def("isa_current", [] { return std::string(isa_name(isa_current())); });
   m.def("set_isa", [](const std::string& name) { isa_set(isa_from_name(name.c_str())); });

@@ -10,7 +10,7 @@ import numpy as np
 from . import _core
 from .errors import CnnrtError, InputError, UnsupportedOpError
 from .lower import lower
-from .onnx_import import check_supported, read_model, to_ir
+from .onnx_import import check_supported, open_model, to_ir
 from .passes import run_pipeline
 
 _NP_OF = {1: np.dtype(np.float32), 7: np.dtype(np.int64), 9: np.dtype(np.bool_)}
@@ -57,10 +57,14 @@ class Session:
     """
 
     def __init__(self, model, threads: Optional[int] = None, *, max_plans: int = 8, isa: Optional[str] = None):
-        proto, _, label = read_model(model)
+        proto, _, label, weights = open_model(model)
         known = set(_core.registered_ops())
-        graph = to_ir(proto, label, runtime_ops=known)
-        del proto
+        try:
+            graph = to_ir(proto, label, runtime_ops=known, weights=weights)
+        finally:
+            if weights is not None:
+                weights.close()
+        del proto, weights
         graph = run_pipeline(graph)
         check_supported(graph, known)
         self._label = label
@@ -70,7 +74,7 @@ class Session:
         self.passes_applied = list(dict.fromkeys(graph.applied))
         self.node_count = len(graph.nodes)
         values, nodes, inputs, outputs, consts = lower(graph)
-        del graph
+        del graph  # consts now hold the only references to the weights, and _core.Session empties it
         try:
             self._core = _core.Session(label, values, nodes, inputs, outputs, consts, self._threads,
                                        isa or "", int(max_plans))
@@ -81,6 +85,7 @@ class Session:
                 self._core.output_shapes([np.zeros(i.shape, np.float32) for i in self.inputs])
         except CnnrtError as e:
             raise _labelled(e, label) from None
+        _core.release_free_memory()
         self._input_names = [i.name for i in self.inputs]
         self._output_index = {o.name: k for k, o in enumerate(self.outputs)}
 
@@ -109,9 +114,13 @@ class Session:
 
     def run(self, output_names: Optional[Sequence[str]], feeds: Dict[str, object], run_options=None) -> List[np.ndarray]:
         """Runs the model. ``output_names`` None means all outputs, in the model's order."""
-        arrays = self._feeds(feeds)
         try:
-            results = self._core.run(arrays)
+            # Arrays that need no conversion (dtype, layout, rank and static
+            # dims as declared) run straight from the dict; anything else
+            # returns None and takes the path that converts or explains.
+            results = self._core.run_dict(feeds)
+            if results is None:
+                results = self._core.run(self._feeds(feeds))
         except CnnrtError as e:
             raise _labelled(e, self._label) from None
         if output_names is None:
@@ -173,36 +182,39 @@ def _check_threads(threads) -> int:
 
 
 def _convert(value, info: IOInfo, label: str) -> np.ndarray:
-    where = f"model '{label}', input '{info.name}'"
     if value is None:
-        raise InputError(f"{where}: got None, expected an array of {info.dtype}")
+        raise InputError(f"{_where(label, info)}: got None, expected an array of {info.dtype}")
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     want = info.dtype
     got = arr.dtype
     if got == object or got.kind in "USVOcM":
-        raise InputError(f"{where}: expected {want}, received an array of dtype {got}")
+        raise InputError(f"{_where(label, info)}: expected {want}, received an array of dtype {got}")
     if want == np.float32:
         if got.kind != "f":
-            raise InputError(f"{where}: expected float32, received {got} (convert it explicitly if that is intended)")
+            raise InputError(f"{_where(label, info)}: expected float32, received {got} (convert it explicitly if that is intended)")
         if got != np.float32:
             arr = arr.astype(np.float32)
     elif want == np.int64:
         if got.kind not in "iu":
-            raise InputError(f"{where}: expected int64, received {got}")
+            raise InputError(f"{_where(label, info)}: expected int64, received {got}")
         if got != np.int64:
             arr = arr.astype(np.int64)
     elif want == np.bool_:
         if got != np.bool_:
-            raise InputError(f"{where}: expected bool, received {got}")
+            raise InputError(f"{_where(label, info)}: expected bool, received {got}")
     if not arr.flags.c_contiguous or not arr.dtype.isnative:
         arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
     if info.shape is not None and arr.ndim != len(info.shape):
-        raise InputError(f"{where}: expected rank {len(info.shape)} (shape {info.shape}), received rank {arr.ndim} (shape {list(arr.shape)})")
+        raise InputError(f"{_where(label, info)}: expected rank {len(info.shape)} (shape {info.shape}), received rank {arr.ndim} (shape {list(arr.shape)})")
     if info.shape is not None:
         for k, (d, e) in enumerate(zip(arr.shape, info.shape)):
             if isinstance(e, int) and d != e:
-                raise InputError(f"{where}: expected shape {info.shape}, received {list(arr.shape)} (dimension {k} must be {e})")
+                raise InputError(f"{_where(label, info)}: expected shape {info.shape}, received {list(arr.shape)} (dimension {k} must be {e})")
     return arr
+
+
+def _where(label: str, info: IOInfo) -> str:  # built only for a message: run() calls _convert per input
+    return f"model '{label}', input '{info.name}'"
 
 
 def load(model: Union[str, os.PathLike, bytes, "onnx.ModelProto"], threads: Optional[int] = None, **options) -> Session:  # noqa: F821

@@ -45,24 +45,29 @@ Session::Session(Graph graph, SessionOptions opt) : graph_(std::move(graph)), op
     }
   }
   if (n_missing) fail(ErrorKind::Unsupported, "graph '", graph_.name, "': ", n_missing, " node(s) use ops cnnrt cannot run: ", missing);
-  std::vector<int> taken(nv, 0), consumers(nv, 0);
+  // A constant that every consumer packed into its own layout is freed as
+  // soon as its last consumer is created, not after all ops: the originals and
+  // the packed copies then never coexist beyond one layer (peak RSS on load).
+  // Constants no node reads are freed too; graph outputs are kept.
+  std::vector<int> taken(nv, 0), consumers(nv, 0), created(nv, 0);
   for (const auto& n : graph_.nodes)
     for (int id : n.inputs)
       if (id >= 0) consumers[id] += 1;
+  std::vector<char> is_output(nv, 0);
+  for (int id : graph_.outputs) is_output[id] = 1;
+  auto release_if_done = [&](int id) {
+    if (is_const_[id] && !is_output[id] && created[id] == consumers[id] && taken[id] == consumers[id])
+      graph_.constants.erase(id);
+  };
+  for (int id = 0; id < nv; ++id) release_if_done(id);  // unread constants
   ops_.reserve(graph_.nodes.size());
   for (const auto& n : graph_.nodes) {
     CreateCtx ctx(n, graph_, *kt_, taken);
     ops_.push_back(find_op(n.op)(ctx));
-  }
-  // Constants that every consumer packed into its own layout, or that no
-  // node reads, are freed.
-  std::vector<char> is_output(nv, 0);
-  for (int id : graph_.outputs) is_output[id] = 1;
-  for (auto it = graph_.constants.begin(); it != graph_.constants.end();) {
-    if (taken[it->first] == consumers[it->first] && !is_output[it->first])
-      it = graph_.constants.erase(it);
-    else
-      ++it;
+    for (int id : n.inputs)
+      if (id >= 0) created[id] += 1;
+    for (int id : n.inputs)
+      if (id >= 0) release_if_done(id);
   }
 }
 
@@ -77,18 +82,78 @@ size_t Session::cached_plans() const {
   return lru_.size();
 }
 
-std::string Session::plan_key(const std::vector<Feed>& feeds) const {
-  std::string key;
-  for (const auto& f : feeds) {
-    key += std::to_string(static_cast<int>(f.dtype));
-    for (int64_t d : f.shape) key += ":" + std::to_string(d);
+size_t PlanKeyHash::operator()(const PlanKey& k) const {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the words
+  for (int64_t v : k) h = (h ^ static_cast<uint64_t>(v)) * 1099511628211ull;
+  return static_cast<size_t>(h);
+}
+
+namespace {
+
+// Bytes of a shape-like (int64/bool) feed: part of the key.
+size_t value_bytes(const Feed& f) {
+  int64_t n = 1;
+  for (int k = 0; k < f.rank; ++k) n = checked_mul(n, f.dims[k]);
+  return static_cast<size_t>(n) * dtype_size(f.dtype);
+}
+
+}  // namespace
+
+PlanKey Session::plan_key(const Feed* feeds, size_t n) {
+  PlanKey key;
+  for (size_t i = 0; i < n; ++i) {
+    const Feed& f = feeds[i];
+    key.push_back(static_cast<int64_t>(f.dtype));
+    key.push_back(f.rank);
+    key.insert(key.end(), f.dims, f.dims + f.rank);
     if (f.dtype != DType::F32) {  // shape-like inputs: the plan depends on their values
-      key += "=";
-      key.append(static_cast<const char*>(f.data), static_cast<size_t>(checked_numel(f.shape)) * dtype_size(f.dtype));
+      const size_t bytes = value_bytes(f);
+      key.push_back(static_cast<int64_t>(bytes));
+      const size_t at = key.size();
+      key.resize(at + (bytes + 7) / 8, 0);
+      if (bytes) std::memcpy(&key[at], f.data, bytes);
     }
-    key += ";";
   }
   return key;
+}
+
+bool Session::key_matches(const PlanKey& key, const Feed* feeds, size_t n) {
+  size_t p = 0;
+  const size_t end = key.size();
+  for (size_t i = 0; i < n; ++i) {
+    const Feed& f = feeds[i];
+    if (p + 2 + f.rank > end || key[p] != static_cast<int64_t>(f.dtype) || key[p + 1] != f.rank) return false;
+    p += 2;
+    for (int k = 0; k < f.rank; ++k)
+      if (key[p++] != f.dims[k]) return false;
+    if (f.dtype != DType::F32) {
+      const size_t bytes = value_bytes(f);
+      if (p >= end || key[p] != static_cast<int64_t>(bytes)) return false;
+      ++p;
+      const size_t words = (bytes + 7) / 8;
+      if (p + words > end) return false;
+      const size_t full = bytes / 8;
+      if (full && std::memcmp(&key[p], f.data, full * 8) != 0) return false;
+      if (bytes % 8) {
+        int64_t last = 0;
+        std::memcpy(&last, static_cast<const char*>(f.data) + full * 8, bytes % 8);
+        if (key[p + full] != last) return false;
+      }
+      p += words;
+    }
+  }
+  return p == end;
+}
+
+std::shared_ptr<Plan> Session::cached_plan(const Feed* feeds, size_t n) const {
+  std::lock_guard<std::mutex> lk(cache_mu_);
+  if (lru_.empty()) return nullptr;
+  if (key_matches(lru_.front().first, feeds, n)) return lru_.front().second;
+  if (lru_.size() == 1) return nullptr;
+  auto it = cache_.find(plan_key(feeds, n));
+  if (it == cache_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return it->second->second;
 }
 
 std::shared_ptr<Plan> Session::plan_for(const std::vector<Feed>& feeds) {
@@ -99,33 +164,26 @@ std::shared_ptr<Plan> Session::plan_for(const std::vector<Feed>& feeds) {
     const Feed& f = feeds[i];
     if (f.dtype != vi.dtype)
       fail(ErrorKind::Input, "input '", vi.name, "': expected dtype ", dtype_name(vi.dtype), ", received ", dtype_name(f.dtype));
-    for (int64_t d : f.shape)
-      if (d < 0) fail(ErrorKind::Input, "input '", vi.name, "': negative dimension in ", shape_str(f.shape));
+    for (int k = 0; k < f.rank; ++k)
+      if (f.dims[k] < 0) fail(ErrorKind::Input, "input '", vi.name, "': negative dimension in ", shape_str(f.shape()));
     if (vi.has_shape) {
-      if (f.shape.size() != vi.shape.size())
+      if (static_cast<size_t>(f.rank) != vi.shape.size())
         fail(ErrorKind::Input, "input '", vi.name, "': expected rank ", vi.shape.size(), " (shape ", shape_str(vi.shape),
-             "), received rank ", f.shape.size(), " (shape ", shape_str(f.shape), ")");
-      for (size_t k = 0; k < f.shape.size(); ++k)
-        if (vi.shape[k] >= 0 && vi.shape[k] != f.shape[k])
-          fail(ErrorKind::Input, "input '", vi.name, "': expected shape ", shape_str(vi.shape), ", received ", shape_str(f.shape),
+             "), received rank ", f.rank, " (shape ", shape_str(f.shape()), ")");
+      for (int k = 0; k < f.rank; ++k)
+        if (vi.shape[k] >= 0 && vi.shape[k] != f.dims[k])
+          fail(ErrorKind::Input, "input '", vi.name, "': expected shape ", shape_str(vi.shape), ", received ", shape_str(f.shape()),
                " (dimension ", k, " must be ", vi.shape[k], ")");
     }
   }
-  const std::string key = plan_key(feeds);
-  {
-    std::lock_guard<std::mutex> lk(cache_mu_);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      lru_.splice(lru_.begin(), lru_, it->second);
-      return it->second->second;
-    }
-  }
+  if (auto plan = cached_plan(feeds.data(), feeds.size())) return plan;
   std::shared_ptr<Plan> plan = build_plan(feeds);
+  PlanKey key = plan_key(feeds.data(), feeds.size());
   std::lock_guard<std::mutex> lk(cache_mu_);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second->second;
   lru_.emplace_front(key, plan);
-  cache_[key] = lru_.begin();
+  cache_[std::move(key)] = lru_.begin();
   while (lru_.size() > opt_.max_plans) {
     cache_.erase(lru_.back().first);
     lru_.pop_back();
@@ -199,9 +257,9 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
     const int id = graph_.inputs[i];
     feed_of[id] = static_cast<int>(i);
     metas[id].dtype = feeds[i].dtype;
-    metas[id].shape = feeds[i].shape;
+    metas[id].shape = feeds[i].shape();
     if (feeds[i].dtype != DType::F32) {  // shape-like: known at plan time (part of the key)
-      auto t = std::make_unique<Tensor>(feeds[i].dtype, feeds[i].shape);
+      auto t = std::make_unique<Tensor>(feeds[i].dtype, feeds[i].shape());
       if (t->nbytes()) std::memcpy(t->data(), feeds[i].data, t->nbytes());
       metas[id].value = t.get();
       plan->owned.push_back(std::move(t));
@@ -343,7 +401,7 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
   return plan;
 }
 
-void Session::run(Plan& plan, const std::vector<Feed>& feeds, const std::vector<void*>& outputs) const {
+void Session::run(Plan& plan, const Feed* feeds, void* const* outputs) const {
   BufferPtr arena = plan.arena_bytes ? plan.acquire() : BufferPtr();
   uint8_t* base = arena.get();
   auto resolve = [&](const Loc& l) -> void* {
@@ -356,12 +414,24 @@ void Session::run(Plan& plan, const std::vector<Feed>& feeds, const std::vector<
     }
     return nullptr;
   };
-  std::vector<const void*> in(plan.max_io);
-  std::vector<void*> out(plan.max_io);
+  // Pointer tables on the stack for the usual node arity: no allocation per run.
+  constexpr int kStackIo = 16;
+  const void* in_stack[kStackIo];
+  void* out_stack[kStackIo];
+  std::vector<const void*> in_heap;
+  std::vector<void*> out_heap;
+  const void** in = in_stack;
+  void** out = out_stack;
+  if (plan.max_io > kStackIo) {
+    in_heap.resize(plan.max_io);
+    out_heap.resize(plan.max_io);
+    in = in_heap.data();
+    out = out_heap.data();
+  }
+  const RunCtx rc{in, out, opt_.threads};
   for (const auto& st : plan.steps) {
     for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
     for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
-    RunCtx rc{in.data(), out.data(), opt_.threads};
     st.kernel(rc);
   }
   for (size_t i = 0; i < plan.out_copy.size(); ++i) {

@@ -21,10 +21,22 @@ struct SessionOptions {
   Isa isa = Isa::Ref;
 };
 
+// A caller's input: pointers into its array (dims included), valid while the
+// call that received it runs. No copy of the shape: one per call was a
+// measurable share of a small model's run.
 struct Feed {
   const void* data = nullptr;
   DType dtype = DType::F32;
-  Shape shape;
+  const int64_t* dims = nullptr;
+  int rank = 0;
+  Shape shape() const { return Shape(dims, dims + rank); }
+};
+
+// Plan cache key: per feed its dtype, rank and dims, and for int64/bool feeds
+// (whose values shape computations read) the byte count and the bytes.
+using PlanKey = std::vector<int64_t>;
+struct PlanKeyHash {
+  size_t operator()(const PlanKey& k) const;
 };
 
 // Where a tensor lives while a plan runs.
@@ -65,15 +77,20 @@ class Session {
   // Checks the feeds against the graph inputs (InputError) and returns the
   // plan for their shapes, building and caching it on first use.
   std::shared_ptr<Plan> plan_for(const std::vector<Feed>& feeds);
-  // Runs the plan; outputs[i] points to a buffer of the planned shape and
-  // dtype of graph output i. Does not touch Python; safe to call concurrently.
-  void run(Plan& plan, const std::vector<Feed>& feeds, const std::vector<void*>& outputs) const;
+  // The cached plan for feeds already checked against the graph inputs, or
+  // null: no allocation, one short lock; the most recent plan is tried first.
+  std::shared_ptr<Plan> cached_plan(const Feed* feeds, size_t n) const;
+  // Runs the plan; feeds[i] is graph input i, outputs[i] points to a buffer
+  // of the planned shape and dtype of graph output i. Does not touch Python;
+  // safe to call concurrently.
+  void run(Plan& plan, const Feed* feeds, void* const* outputs) const;
   size_t cached_plans() const;
   size_t constant_bytes() const;
 
  private:
   std::shared_ptr<Plan> build_plan(const std::vector<Feed>& feeds) const;
-  std::string plan_key(const std::vector<Feed>& feeds) const;
+  static PlanKey plan_key(const Feed* feeds, size_t n);
+  static bool key_matches(const PlanKey& key, const Feed* feeds, size_t n);
 
   Graph graph_;
   SessionOptions opt_;
@@ -83,8 +100,8 @@ class Session {
   std::vector<char> is_const_;
 
   mutable std::mutex cache_mu_;
-  std::list<std::pair<std::string, std::shared_ptr<Plan>>> lru_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, std::shared_ptr<Plan>>>::iterator> cache_;
+  mutable std::list<std::pair<PlanKey, std::shared_ptr<Plan>>> lru_;  // most recent first
+  std::unordered_map<PlanKey, std::list<std::pair<PlanKey, std::shared_ptr<Plan>>>::iterator, PlanKeyHash> cache_;
 };
 
 }  // namespace cnnrt

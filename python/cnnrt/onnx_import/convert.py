@@ -86,12 +86,14 @@ def opset_of(model: onnx.ModelProto) -> int:
     return 1 if model.ir_version < 3 else 0
 
 
-def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None) -> Graph:
+def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None, weights=None) -> Graph:
     """known_ops: when given, nodes of other op types are reported here;
     when None, the caller checks after the passes (check_supported).
     runtime_ops: the ops the runtime has; when import itself refuses nodes
     (custom domain, refused attributes), the nodes whose op is not among
-    these are listed in the same error, so that one load reports them all."""
+    these are listed in the same error, so that one load reports them all.
+    weights: the reader.Weights that open_model returned with `model`: the
+    bytes of the initializers it lists are read from there."""
     g = model.graph
     opset = opset_of(model)
     if opset == 0:
@@ -108,10 +110,17 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None) 
         raise ModelLoadError(f"model '{label}': the graph has no outputs")
 
     consts: Dict[str, np.ndarray] = {}
-    for t in g.initializer:
+    for i, t in enumerate(g.initializer):
         if not t.name:
             raise ModelLoadError(f"model '{label}': an initializer has no name")
+        if weights is not None and i in weights:
+            # A tensor of its own (freed after conversion), with the bytes.
+            whole = onnx.TensorProto()
+            whole.CopyFrom(t)
+            whole.raw_data = weights.read(i)
+            t = whole
         consts[t.name] = _to_array(t, f"model '{label}', initializer")
+        t = whole = None
     for st in g.sparse_initializer:
         raise UnsupportedOpError(f"model '{label}': sparse initializer '{st.values.name}' is not supported")
 

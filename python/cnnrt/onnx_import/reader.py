@@ -7,6 +7,7 @@ byte range must lie inside the file and match the tensor's size.
 """
 from __future__ import annotations
 
+import mmap
 import os
 import stat
 from typing import Optional, Tuple
@@ -20,15 +21,83 @@ _EXTERNAL = onnx.TensorProto.EXTERNAL
 _KNOWN_KEYS = {"location", "offset", "length", "checksum"}
 
 
+class Weights:
+    """Initializer bytes that the proto from open_model does not hold: per
+    index in graph.initializer, where they are (the model file or bytes, or an
+    external data file). to_ir reads each as it converts that initializer, so
+    the weights are in memory once while loading, not once in the protobuf
+    and once more as arrays."""
+
+    def __init__(self, label: str):
+        self._label = label
+        self._where = {}  # index -> (source, offset, length, what for messages)
+        self._files = {}  # path -> open file
+
+    def __contains__(self, index) -> bool:
+        return index in self._where
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def add(self, index: int, source, offset: int, length: int, short_read: str) -> None:
+        """source: a bytes-like object, or a path (opened once, read with
+        pread); short_read: the message if the file no longer has the bytes."""
+        if isinstance(source, str) and source not in self._files:
+            self._files[source] = open(source, "rb")
+        self._where[index] = (source, offset, length, short_read)
+
+    def read(self, index: int) -> bytes:
+        source, offset, length, short_read = self._where[index]
+        if isinstance(source, str):
+            data = os.pread(self._files[source].fileno(), length, offset)
+            if len(data) != length:
+                raise ModelLoadError(short_read)
+            return data
+        return bytes(source[offset:offset + length])
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
+        self._where.clear()
+
+    def __del__(self):
+        self.close()
+
+
 def read_model(model) -> Tuple[onnx.ModelProto, Optional[str], str]:
-    """Returns (ModelProto with external data resolved, base dir or None, label)."""
+    """Returns (ModelProto with external data resolved, base dir or None, label).
+    A caller's ModelProto is returned as is (the importer only reads it) unless
+    it has external data to resolve: then a copy, which gets the data."""
+    proto, base_dir, label, weights = open_model(model)
+    if weights is not None:
+        try:
+            for i, t in enumerate(proto.graph.initializer):
+                if i in weights:
+                    t.raw_data = weights.read(i)
+        finally:
+            weights.close()
+    return proto, base_dir, label
+
+
+def open_model(model) -> Tuple[onnx.ModelProto, Optional[str], str, Optional[Weights]]:
+    """Like read_model, but float32 initializers of 4 KiB or more, and
+    initializers in external data, come without their bytes: those are in
+    `weights` (None when there are none), which to_ir reads from. A file is
+    scanned for them before parsing, so protobuf never copies them; anything
+    unusual in the file's layout takes the plain parse, with its messages."""
     base_dir = None
+    weights = None
     if isinstance(model, onnx.ModelProto):
-        proto = onnx.ModelProto()
-        proto.CopyFrom(model)
+        if any(t.data_location == _EXTERNAL for _, t in _tensors_with_external_data(model.graph)):
+            proto = onnx.ModelProto()
+            proto.CopyFrom(model)
+        else:
+            proto = model  # a copy would hold every weight a second time while loading
         label = proto.graph.name or "<ModelProto>"
     elif isinstance(model, (bytes, bytearray, memoryview)):
-        proto = _parse(bytes(model), "<bytes>")
+        data = bytes(model)
+        proto, weights = _parse_split(data, data, "<bytes>")
         label = proto.graph.name or "<bytes>"
     elif isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
@@ -40,17 +109,26 @@ def read_model(model) -> Tuple[onnx.ModelProto, Optional[str], str]:
         if not stat.S_ISREG(st.st_mode):
             raise ModelLoadError(f"model '{path}': not a regular file")
         with open(path, "rb") as f:
-            data = f.read()
-        proto = _parse(data, path)
+            proto, weights = _parse_file(f, path)
         base_dir = os.path.dirname(os.path.abspath(path))
     else:
         raise ModelLoadError(
             f"cannot load a model from {type(model).__name__}: pass a path, bytes or an onnx.ModelProto"
         )
-    if not proto.HasField("graph"):
-        raise ModelLoadError(f"model '{label}': no graph (empty or not an ONNX model file)")
-    _load_external(proto, base_dir, label)
-    return proto, base_dir, label
+    try:
+        if not proto.HasField("graph"):
+            raise ModelLoadError(f"model '{label}': no graph (empty or not an ONNX model file)")
+        if weights is None:
+            weights = Weights(label)
+        _load_external(proto, base_dir, label, weights)
+    except BaseException:
+        if weights is not None:
+            weights.close()
+        raise
+    if not len(weights):
+        weights.close()
+        weights = None
+    return proto, base_dir, label, weights
 
 
 def _parse(data: bytes, label: str) -> onnx.ModelProto:
@@ -64,17 +142,176 @@ def _parse(data: bytes, label: str) -> onnx.ModelProto:
     return proto
 
 
+def _parse_file(f, path: str):
+    """(proto, Weights or None) for an open model file: scanned through a
+    read-only mapping (only field headers are touched), the weights then read
+    with pread, so that neither the whole file nor the weights in protobuf
+    are ever in memory."""
+    size = os.fstat(f.fileno()).st_size
+    if size:
+        try:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                split = _split_weights(mm)
+        except (_Unusual, ValueError, OSError):
+            split = None
+        if split is not None:
+            proto = _parse_stripped(split[0])
+            if proto is not None:
+                weights = Weights(path)
+                for index, (offset, length) in split[1].items():
+                    weights.add(index, path, offset, length, f"model '{path}': the file ended early (changed while loading?)")
+                return proto, weights
+    f.seek(0)
+    return _parse(f.read(), path), None
+
+
+def _parse_split(data: bytes, source, label: str):
+    """(proto, Weights or None) for a serialized model held in memory."""
+    if data:
+        try:
+            split = _split_weights(data)
+        except _Unusual:
+            split = None
+        if split is not None:
+            proto = _parse_stripped(split[0])
+            if proto is not None:
+                weights = Weights(label)
+                for index, (offset, length) in split[1].items():
+                    weights.add(index, source, offset, length, "")
+                return proto, weights
+    return _parse(data, label), None
+
+
+def _parse_stripped(data: bytes) -> Optional[onnx.ModelProto]:
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError):
+        return None  # the plain parse gives the message
+    return proto
+
+
+# Protobuf wire format, just enough to find the initializers' raw_data.
+class _Unusual(Exception):
+    """A layout the scan does not handle (or a damaged file): parse it whole."""
+
+
+_MODEL_GRAPH, _GRAPH_INITIALIZER = 7, 5
+_TENSOR_DATA_TYPE, _TENSOR_RAW_DATA, _TENSOR_DATA_LOCATION = 2, 9, 14
+_SPLIT_MIN_BYTES = 4096  # as _infer_shapes: smaller tensors stay in the proto (shape inference may read them)
+
+
+def _varint(buf, pos: int, end: int):
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise _Unusual()
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf, pos: int, end: int):
+    """(field number, wire type, start of field, start of value, end) per field."""
+    while pos < end:
+        start = pos
+        key, pos = _varint(buf, pos, end)
+        field, wire = key >> 3, key & 7
+        value = pos
+        if wire == 0:
+            _, pos = _varint(buf, pos, end)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            n, value = _varint(buf, pos, end)
+            pos = value + n
+        else:  # groups: not in ONNX
+            raise _Unusual()
+        if pos > end or field == 0:
+            raise _Unusual()
+        yield field, wire, start, value, pos
+
+
+def _encode_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _len_field(field: int, payload: bytes) -> bytes:
+    return _encode_varint(field << 3 | 2) + _encode_varint(len(payload)) + payload
+
+
+def _split_weights(buf):
+    """(the model serialized without the raw_data of float32 initializers of
+    _SPLIT_MIN_BYTES or more, {initializer index: (offset, length) in buf})."""
+    out = bytearray()
+    spans = {}
+    seen_graph = False
+    for field, wire, start, value, end in _fields(buf, 0, len(buf)):
+        if field != _MODEL_GRAPH or wire != 2:
+            out += buf[start:end]
+            continue
+        if seen_graph:  # repeated message fields merge: leave that to protobuf
+            raise _Unusual()
+        seen_graph = True
+        graph = bytearray()
+        index = 0
+        for gfield, gwire, gstart, gvalue, gend in _fields(buf, value, end):
+            if gfield != _GRAPH_INITIALIZER or gwire != 2:
+                graph += buf[gstart:gend]
+                continue
+            tensor = bytearray()
+            raw = None
+            data_type = location = 0
+            for tfield, twire, tstart, tvalue, tend in _fields(buf, gvalue, gend):
+                if tfield == _TENSOR_RAW_DATA and twire == 2:
+                    if raw is not None:
+                        raise _Unusual()
+                    raw = (tstart, tvalue, tend)
+                    continue
+                if tfield == _TENSOR_DATA_TYPE and twire == 0:
+                    data_type = _varint(buf, tvalue, tend)[0]
+                elif tfield == _TENSOR_DATA_LOCATION and twire == 0:
+                    location = _varint(buf, tvalue, tend)[0]
+                tensor += buf[tstart:tend]
+            if raw is not None:
+                if data_type == onnx.TensorProto.FLOAT and location == 0 and raw[2] - raw[1] >= _SPLIT_MIN_BYTES:
+                    spans[index] = (raw[1], raw[2] - raw[1])
+                else:
+                    tensor += buf[raw[0]:raw[2]]
+            graph += _len_field(_GRAPH_INITIALIZER, bytes(tensor))
+            index += 1
+        out += _len_field(_MODEL_GRAPH, bytes(graph))
+    return bytes(out), spans
+
+
 def _tensors_with_external_data(graph):
-    for t in graph.initializer:
-        yield t
+    """(index in graph.initializer or None, tensor) for every tensor that may
+    have external data."""
+    for i, t in enumerate(graph.initializer):
+        yield i, t
     for n in graph.node:
         for a in n.attribute:
             if a.type == onnx.AttributeProto.TENSOR:
-                yield a.t
+                yield None, a.t
 
 
-def _load_external(proto: onnx.ModelProto, base_dir: Optional[str], label: str) -> None:
-    for t in _tensors_with_external_data(proto.graph):
+def _load_external(proto: onnx.ModelProto, base_dir: Optional[str], label: str, weights: Weights) -> None:
+    """Checks every external data reference; an initializer's bytes go to
+    `weights` (read when converted), a node attribute's into the proto."""
+    for index, t in _tensors_with_external_data(proto.graph):
         if t.data_location != _EXTERNAL:
             continue
         where = f"model '{label}', tensor '{t.name}'"
@@ -116,12 +353,15 @@ def _load_external(proto: onnx.ModelProto, base_dir: Optional[str], label: str) 
         expected = _expected_bytes(t)
         if expected is not None and expected != length:
             raise ModelLoadError(f"{where}: external data has {length} bytes, the tensor needs {expected}")
-        with open(target, "rb") as f:
-            f.seek(offset)
-            data = f.read(length)
-        if len(data) != length:
-            raise ModelLoadError(f"{where}: external data file '{loc}' ended early")
-        t.raw_data = data
+        if index is not None:
+            weights.add(index, target, offset, length, f"{where}: external data file '{loc}' ended early")
+        else:
+            with open(target, "rb") as f:
+                f.seek(offset)
+                data = f.read(length)
+            if len(data) != length:
+                raise ModelLoadError(f"{where}: external data file '{loc}' ended early")
+            t.raw_data = data
         del t.external_data[:]
         t.data_location = onnx.TensorProto.DEFAULT
 
