@@ -2,6 +2,7 @@
 // with this file's ISA flags.
 #include <cstdint>
 #include <immintrin.h>
+#include <limits>
 
 #include "core/parallel.h"
 #include "kernels/kernels.h"
