@@ -6,7 +6,8 @@ googlenet, squeezenet, vgg, alexnet; global average pools).
 Depthwise convolution is memory-bound: each output does 9 or 25 FMAs per
 channel on 8 bytes of traffic. Per shape: GFLOP/s (2 * MACs / time; % of the
 FMA-probe peak) and GB/s (input read once + output written once / time).
-Pooling: GB/s. Best of --reps runs of the kernel alone (weights packed
+Pooling: GB/s. The ref path's probe is scalar (its kernels auto-vectorise),
+so no % for it. Best of --reps runs of the kernel alone (weights packed
 once), the ISAs and thread counts interleaved in rounds so machine drift hits
 them alike. With torch installed, its channels_last conv2d / pooling (oneDNN)
 runs as an outside reference.
@@ -95,7 +96,7 @@ def best_of(rounds, fns, reps):
     return best
 
 
-def torch_fns(threads):
+def import_torch():
     try:
         import torch
     except ImportError:
@@ -114,7 +115,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     isas = args.isa.split(",")
     threads = [int(t) for t in args.threads.split(",")]
-    torch = None if args.no_torch else torch_fns(threads)
+    torch = None if args.no_torch else import_torch()
     rng = np.random.default_rng(0)
     print(f"CPU: {cnnrt.info()['cpu']}; best of {args.rounds} x {args.reps} runs per cell")
     cols = [(i, t) for i in isas for t in threads]
@@ -158,7 +159,8 @@ def main(argv=None):
             cells = []
             for c in cols:
                 g = flop / best[c] / 1e9
-                cells.append(f"{g:.0f} ({100 * g / peaks[c]:.0f}%) / {nbytes / best[c] / 1e9:.0f}")
+                pct = "" if c[0] == "ref" else f" ({100 * g / peaks[c]:.0f}%)"  # ref's probe is scalar
+                cells.append(f"{g:.0f}{pct} / {nbytes / best[c] / 1e9:.0f}")
             for c in tcols:
                 cells.append(f"{flop / best[c] / 1e9:.0f} / {nbytes / best[c] / 1e9:.0f}")
             print(f"| {name} | {C}x{H}x{W}, {k}/{s} | " + " | ".join(cells) + " |")
