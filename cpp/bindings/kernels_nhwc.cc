@@ -4,7 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -114,21 +116,26 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("dilations") = std::vector<int64_t>{1, 1},
       py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0);
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
-  // y = pool(x [N,H,W,C]), kind "max" | "avg"; pads = [top, left, bottom, right];
-  // out = [OH, OW] (from the op's ceil_mode arithmetic).
+  // y = pool(x [N,H,W,XS]), kind "max" | "avg"; pads = [top, left, bottom, right];
+  // out = [OH, OW] (from the op's ceil_mode arithmetic). channels: C pooled
+  // (0 = XS; fewer reads x as a slice of a wider tensor); y_stride: the
+  // output's pixel stride (0 = C; lanes past C are NaN, checked untouched).
+  // With reps > 0, (y, [seconds per run]).
   m.def(
       "pool_nhwc",
       [](const std::string& isa, const std::string& kind, farr x, std::vector<int64_t> kernel,
          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations,
-         std::vector<int64_t> out, bool count_include_pad, int threads) {
+         std::vector<int64_t> out, bool count_include_pad, int threads, int64_t channels, int64_t y_stride,
+         int reps) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 4) fail(ErrorKind::Input, "pool_nhwc: x is [N,H,W,C]");
         PoolNhwcArgs a;
         a.N = x.shape(0);
         a.H = x.shape(1);
         a.W = x.shape(2);
-        a.C = x.shape(3);
-        a.x_stride = a.C;
+        a.x_stride = x.shape(3);
+        a.C = channels > 0 ? channels : a.x_stride;
+        if (a.C > a.x_stride) fail(ErrorKind::Input, "pool_nhwc: channels > x's last dimension");
         a.KH = kernel.at(0);
         a.KW = kernel.at(1);
         a.SH = strides.at(0);
@@ -141,31 +148,115 @@ void register_kernels_nhwc(py::module_& m) {
         a.DW = dilations.at(1);
         a.OH = out.at(0);
         a.OW = out.at(1);
-        a.y_stride = a.C;
+        a.y_stride = y_stride > 0 ? y_stride : a.C;
+        if (a.y_stride < a.C) fail(ErrorKind::Input, "pool_nhwc: y_stride < channels");
         a.kind = kind == "max" ? PoolKind::Max : PoolKind::Avg;
         a.count_include_pad = count_include_pad;
         a.threads = threads;
-        farr y({a.N, a.OH, a.OW, a.C});
+        farr y({a.N, a.OH, a.OW, a.y_stride});
+        if (a.y_stride > a.C) std::fill(y.mutable_data(), y.mutable_data() + y.size(), std::nanf(""));
         a.x = x.data();
         a.y = y.mutable_data();
+        std::vector<double> secs;
         {
           py::gil_scoped_release nogil;
-          kt.pool_nhwc(a);
+          for (int r = 0; r < (reps > 0 ? reps : 1); ++r) {
+            const auto t0 = std::chrono::steady_clock::now();
+            kt.pool_nhwc(a);
+            secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          }
         }
-        return y;
+        if (reps > 0) return py::make_tuple(y, secs);
+        return std::move(y);
       },
       py::arg("isa"), py::arg("kind"), py::arg("x"), py::arg("kernel"), py::arg("strides"), py::arg("pads"),
-      py::arg("dilations"), py::arg("out"), py::arg("count_include_pad") = false, py::arg("threads") = 1);
+      py::arg("dilations"), py::arg("out"), py::arg("count_include_pad") = false, py::arg("threads") = 1,
+      py::arg("channels") = 0, py::arg("y_stride") = 0, py::arg("reps") = 0);
+  // With reps > 0, (y, [seconds per run]).
   m.def(
       "global_pool_nhwc",
-      [](const std::string& isa, const std::string& kind, farr x, int threads) {
+      [](const std::string& isa, const std::string& kind, farr x, int threads, int reps) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 3) fail(ErrorKind::Input, "global_pool_nhwc: x is [N, HW, C]");
         farr y({x.shape(0), x.shape(2)});
-        py::gil_scoped_release nogil;
-        kt.global_pool_nhwc(kind == "max" ? PoolKind::Max : PoolKind::Avg, x.data(), x.shape(0), x.shape(1),
-                            x.shape(2), y.mutable_data(), threads);
+        std::vector<double> secs;
+        {
+          py::gil_scoped_release nogil;
+          for (int r = 0; r < (reps > 0 ? reps : 1); ++r) {
+            const auto t0 = std::chrono::steady_clock::now();
+            kt.global_pool_nhwc(kind == "max" ? PoolKind::Max : PoolKind::Avg, x.data(), x.shape(0), x.shape(1),
+                                x.shape(2), y.mutable_data(), threads);
+            secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          }
+        }
+        if (reps > 0) return py::make_tuple(y, secs);
+        return std::move(y);
+      },
+      py::arg("isa"), py::arg("kind"), py::arg("x"), py::arg("threads") = 1, py::arg("reps") = 0);
+  // Depthwise NHWC on strided tensors: x [N,H,W,XS] read as its first
+  // `channels` channels (0 = XS), w [C,1,KH,KW], residual [N,OH,OW,LDR]
+  // (LDR >= C, its last dimension), y [N,OH,OW,y_stride] (0 = C; lanes past
+  // C are NaN, checked untouched). pads = [top, left, bottom, right].
+  m.def(
+      "dwconv_nhwc",
+      [](const std::string& isa, farr x, farr w, py::object bias, py::object residual, std::vector<int64_t> strides,
+         std::vector<int64_t> pads, std::vector<int64_t> dilations, int act, float p0, float p1, int64_t channels,
+         int64_t y_stride, int threads) {
+        const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
+        if (x.ndim() != 4 || w.ndim() != 4) fail(ErrorKind::Input, "dwconv_nhwc: x is [N,H,W,XS], w is [C,1,KH,KW]");
+        ConvNhwcArgs a;
+        a.N = x.shape(0);
+        a.H = x.shape(1);
+        a.W = x.shape(2);
+        a.x_stride = x.shape(3);
+        a.C = channels > 0 ? channels : a.x_stride;
+        if (a.C > a.x_stride || w.shape(0) != a.C || w.shape(1) != 1)
+          fail(ErrorKind::Input, "dwconv_nhwc: needs w [C,1,KH,KW] with C <= x's last dimension");
+        a.OC = a.C;
+        a.KH = w.shape(2);
+        a.KW = w.shape(3);
+        a.SH = strides.at(0);
+        a.SW = strides.at(1);
+        a.PH = pads.at(0);
+        a.PW = pads.at(1);
+        a.DH = dilations.at(0);
+        a.DW = dilations.at(1);
+        a.OH = out_size(a.H, a.KH, a.SH, a.DH, a.PH, pads.at(2));
+        a.OW = out_size(a.W, a.KW, a.SW, a.DW, a.PW, pads.at(3));
+        a.y_stride = y_stride > 0 ? y_stride : a.C;
+        if (a.y_stride < a.C) fail(ErrorKind::Input, "dwconv_nhwc: y_stride < channels");
+        std::vector<float> packed(kt.dw_packed_size(a.C, a.KH, a.KW));
+        kt.dw_pack(w.data(), a.C, a.KH, a.KW, packed.data());
+        a.w_packed = packed.data();
+        farr y({a.N, a.OH, a.OW, a.y_stride});
+        if (a.y_stride > a.C) std::fill(y.mutable_data(), y.mutable_data() + y.size(), std::nanf(""));
+        farr bb, rr;
+        if (!bias.is_none()) {
+          bb = bias.cast<farr>();
+          if (bb.size() != a.C) fail(ErrorKind::Input, "dwconv_nhwc: bias must have C elements");
+          a.ep.bias_n = bb.data();
+        }
+        if (!residual.is_none()) {
+          rr = residual.cast<farr>();
+          if (rr.ndim() != 4 || rr.shape(0) != a.N || rr.shape(1) != a.OH || rr.shape(2) != a.OW || rr.shape(3) < a.C)
+            fail(ErrorKind::Input, "dwconv_nhwc: residual must be [N,OH,OW,LDR], LDR >= C");
+          a.ep.residual = rr.data();
+          a.ep.ldr = rr.shape(3);
+        }
+        a.ep.act.kind = static_cast<Act>(act);
+        a.ep.act.a = p0;
+        a.ep.act.b = p1;
+        a.x = x.data();
+        a.y = y.mutable_data();
+        a.threads = threads;
+        {
+          py::gil_scoped_release nogil;
+          kt.dwconv_nhwc(a);
+        }
         return y;
       },
-      py::arg("isa"), py::arg("kind"), py::arg("x"), py::arg("threads") = 1);
+      py::arg("isa"), py::arg("x"), py::arg("w"), py::arg("bias") = py::none(), py::arg("residual") = py::none(),
+      py::arg("strides") = std::vector<int64_t>{1, 1}, py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0},
+      py::arg("dilations") = std::vector<int64_t>{1, 1}, py::arg("act") = 0, py::arg("p0") = 0.f,
+      py::arg("p1") = 0.f, py::arg("channels") = 0, py::arg("y_stride") = 0, py::arg("threads") = 1);
 }

@@ -1,7 +1,21 @@
-// dw_nhwc family, avx512 path: not yet specialised; the table keeps the entries it
-// inherits from the lower level.
+// Depthwise convolution over NHWC, avx512 path: the channel-vectorised kernels
+// of dwconv.inc with this file's ISA flags (16 lanes, masked channel tail).
+#include <cstdint>
+#include <immintrin.h>
+
+#include "core/parallel.h"
 #include "kernels/kernels.h"
 
 namespace cnnrt::kernels::avx512 {
-void fill_dw_nhwc(KernelTable&) {}
+namespace {
+#include "kernels/simd/avx512.h"
+#include "kernels/dw_nhwc/vec_avx512.inc"
+#include "kernels/eltwise/math.inc"
+#include "kernels/dw_nhwc/common.inc"
+// Output pixels per register tile: 8 accumulators (+ KW weights + 1 input)
+// fit both register files (16 ymm, 32 zmm) and cover the FMA latency x ports.
+constexpr int kDwR = 8;
+#include "kernels/dw_nhwc/dwconv.inc"
+}  // namespace
+CNNRT_DEFINE_FILL_DW_NHWC
 }  // namespace cnnrt::kernels::avx512

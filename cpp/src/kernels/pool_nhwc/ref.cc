@@ -32,7 +32,9 @@ void pool_nhwc(const PoolNhwcArgs& a) {
       taps(ws, a.KW, a.DW, -a.PW, a.W + a.PWE, wp0, wp1);
       float* y = a.y + ((n * a.OH + oh) * a.OW + ow) * a.y_stride;
       const bool is_max = a.kind == PoolKind::Max;
-      for (int64_t c = 0; c < a.C; ++c) y[c] = is_max ? -std::numeric_limits<float>::infinity() : 0.f;
+      // Max starts from the lowest float, as onnxruntime and ops/pool.cc do:
+      // a window with no tap inside the input (pads >= kernel) gives it.
+      for (int64_t c = 0; c < a.C; ++c) y[c] = is_max ? std::numeric_limits<float>::lowest() : 0.f;
       for (int64_t kh = h0; kh < h1; ++kh)
         for (int64_t kw = w0; kw < w1; ++kw) {
           const float* x = a.x + ((n * a.H + hs + kh * a.DH) * a.W + ws + kw * a.DW) * a.x_stride;
