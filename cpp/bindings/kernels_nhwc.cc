@@ -4,7 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -29,11 +31,15 @@ void register_kernels_nhwc(py::module_& m) {
   // (depthwise: w [C, 1, KH, KW]); bias [OC], residual [N, OH, OW, OC].
   // pads = [top, left, bottom, right]. Returns y [N, OH, OW, OC]; with
   // reps > 0, (y, [seconds per run]) over reps runs (weights packed once).
+  // x_stride > 0: x is [N, H, W, x_stride] and the convolution reads its
+  // first C channels (C from w); y_stride > 0: y is [N, OH, OW, y_stride],
+  // channels beyond OC preset to NaN (a kernel must leave them alone). The
+  // residual, when given, is [N, OH, OW, OC] either way.
   m.def(
       "conv_nhwc",
       [](const std::string& isa, const std::string& algo, farr x, farr w, py::object bias, py::object residual,
          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations, int act, float p0,
-         float p1, int threads, int reps) -> py::object {
+         float p1, int threads, int reps, int64_t x_stride, int64_t y_stride) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 4 || w.ndim() != 4) fail(ErrorKind::Input, "conv_nhwc: x is [N,H,W,C], w is [OC,C,KH,KW]");
         ConvNhwcArgs a;
@@ -42,6 +48,11 @@ void register_kernels_nhwc(py::module_& m) {
         a.W = x.shape(2);
         a.C = x.shape(3);
         a.x_stride = a.C;
+        if (x_stride > 0) {
+          if (x_stride != a.C) fail(ErrorKind::Input, "conv_nhwc: x's last dim must be x_stride");
+          a.C = algo == "dw" ? w.shape(0) : w.shape(1);
+          if (a.C > x_stride) fail(ErrorKind::Input, "conv_nhwc: x_stride < C");
+        }
         a.OC = w.shape(0);
         a.KH = w.shape(2);
         a.KW = w.shape(3);
@@ -53,7 +64,8 @@ void register_kernels_nhwc(py::module_& m) {
         a.DW = dilations.at(1);
         a.OH = out_size(a.H, a.KH, a.SH, a.DH, a.PH, pads.at(2));
         a.OW = out_size(a.W, a.KW, a.SW, a.DW, a.PW, pads.at(3));
-        a.y_stride = a.OC;
+        a.y_stride = y_stride > 0 ? y_stride : a.OC;
+        if (a.y_stride < a.OC) fail(ErrorKind::Input, "conv_nhwc: y_stride < OC");
         std::vector<float> packed;
         if (algo == "gemm") {
           if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
@@ -73,7 +85,8 @@ void register_kernels_nhwc(py::module_& m) {
           fail(ErrorKind::Input, "conv_nhwc: unknown algo '", algo, "'");
         }
         a.w_packed = packed.data();
-        farr y({a.N, a.OH, a.OW, a.OC});
+        farr y({a.N, a.OH, a.OW, a.y_stride});
+        if (a.y_stride > a.OC) std::fill(y.mutable_data(), y.mutable_data() + y.size(), std::nanf(""));
         farr bb, rr;
         if (!bias.is_none()) {
           bb = bias.cast<farr>();
@@ -82,7 +95,7 @@ void register_kernels_nhwc(py::module_& m) {
         }
         if (!residual.is_none()) {
           rr = residual.cast<farr>();
-          if (rr.size() != y.size()) fail(ErrorKind::Input, "conv_nhwc: residual must be [N,OH,OW,OC]");
+          if (rr.size() != a.N * a.OH * a.OW * a.OC) fail(ErrorKind::Input, "conv_nhwc: residual must be [N,OH,OW,OC]");
           a.ep.residual = rr.data();
           a.ep.ldr = a.OC;
         }
@@ -112,7 +125,8 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("isa"), py::arg("algo"), py::arg("x"), py::arg("w"), py::arg("bias") = py::none(),
       py::arg("residual") = py::none(), py::arg("strides") = std::vector<int64_t>{1, 1},
       py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("dilations") = std::vector<int64_t>{1, 1},
-      py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0);
+      py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0,
+      py::arg("x_stride") = 0, py::arg("y_stride") = 0);
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
   // y = pool(x [N,H,W,C]), kind "max" | "avg"; pads = [top, left, bottom, right];
   // out = [OH, OW] (from the op's ceil_mode arithmetic).
