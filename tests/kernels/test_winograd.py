@@ -169,21 +169,22 @@ def test_epilogue(isa, act):
 
 @pytest.mark.parametrize("C,OC", [(5, 3), (16, 32), (19, 40)])
 def test_channel_slices(isa, C, OC):
-    """x_stride > C (read the first C channels of a wider tensor) and
-    y_stride > OC (write a slice): the channels beyond stay untouched (NaN)."""
+    """x_stride > C (channels [2, 2 + C) of a wider tensor, as a group or a
+    concat slice), y_stride > OC (write channels [3, 3 + OC) of a wider
+    output; the others stay untouched: NaN) and a residual wider than OC."""
     m = K.winograd_m(isa)
     rng = np.random.default_rng(C + OC)
     x, w = data(rng, 2, 9, 10, C, OC)
     xw = rng.standard_normal((2, 9, 10, C + 7)).astype(np.float32)
-    xw[..., :C] = x
+    xw[..., 2:2 + C] = x
     want, e = direct(x, w, (1, 0, 1, 2))
     bias = rng.standard_normal(OC).astype(np.float32)
-    res = rng.standard_normal(want.shape).astype(np.float32)
-    got = K.conv_nhwc(isa, "winograd", xw, w, bias=bias, residual=res, pads=[1, 0, 1, 2], act=1,
-                      x_stride=C + 7, y_stride=OC + 5)
+    resw = rng.standard_normal(want.shape[:3] + (OC + 4,)).astype(np.float32)
+    got = K.conv_nhwc(isa, "winograd", xw, w, bias=bias, residual=resw, pads=[1, 0, 1, 2], act=1,
+                      x_off=2, y_stride=OC + 5, y_off=3)
     assert got.shape == want.shape[:3] + (OC + 5,)
-    assert np.isnan(got[..., OC:]).all()
-    check_bound(got[..., :OC], np.maximum(want + bias + res, 0), e, m, "slice", extra=1e-6)
+    assert np.isnan(got[..., :3]).all() and np.isnan(got[..., 3 + OC:]).all()
+    check_bound(got[..., 3:3 + OC], np.maximum(want + bias + resw[..., :OC], 0), e, m, "slice", extra=1e-6)
 
 
 @pytest.mark.parametrize("N", [1, 3])
