@@ -148,6 +148,9 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0,
       py::arg("cpu_clock") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0);
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
+  m.def("winograd_worth_it", [](const std::string& isa, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
+    return winograd_worth_it(kernel_table(isa_from_name(isa.c_str())), C, OC, OH, OW);
+  });
   // y = pool(x [N,H,W,C]), kind "max" | "avg"; pads = [top, left, bottom, right];
   // out = [OH, OW] (from the op's ceil_mode arithmetic).
   m.def(

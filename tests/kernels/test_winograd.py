@@ -256,3 +256,24 @@ def test_full_product(isa, C):
                     want, e = direct(x, w, pads)
                     got = K.conv_nhwc(isa, "winograd", x, w, pads=list(pads), threads=2)
                     check_bound(got, want, e, m, f"N={N} H={H} W={W} C={C} OC={OC} pads={pads}")
+
+
+@pytest.mark.parametrize("C,OC,OH,OW,want", [
+    (64, 64, 56, 56, True),     # resnet 3x3 layers
+    (128, 128, 28, 28, True),
+    (256, 256, 14, 14, True),
+    (512, 512, 7, 7, False),    # 37.7 MB of transformed weights for 49 pixels
+    (512, 512, 14, 14, False),
+    (512, 512, 28, 28, True),   # vgg conv4
+    (16, 64, 55, 55, True),     # squeezenet fire2
+    (3, 64, 224, 224, False),   # first layers: too few input channels
+    (8, 32, 56, 56, False),
+    (64, 8, 56, 56, False),
+    (64, 64, 9, 9, False),      # 56% of the tile outputs inside the image
+    (64, 64, 6, 6, False),
+    (64, 64, 8, 8, True),
+    (64, 64, 1, 300, False),
+])
+def test_selection_rule(isa, C, OC, OH, OW, want):
+    # The ref table keeps direct convolution (the oracle); the SIMD tables follow the measured rule.
+    assert K.winograd_worth_it(isa, C, OC, OH, OW) == (want and isa != "ref")
