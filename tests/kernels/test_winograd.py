@@ -17,7 +17,8 @@ Et = the largest E among the m x m outputs of the tile holding (oh, ow)
 TOL[4] = 1e-5: the worst measured over the sweeps below and C in 1..1024 with
 N(0,1), uniform [0,1), 80%-sparse and pixel-scale-varying (e^+-3) inputs was
 3.6e-6 (every path; the ref path's plain matrix loops round no better than
-the factorised SIMD transforms). The bound does not grow with C: E grows
+the factorised SIMD transforms). TOL[6] = 2e-5 for a build with
+-DCNNRT_WINOGRAD_M=6 (measured worst 6e-6). The bound does not grow with C: E grows
 with C as the accumulated rounding does. Relative to max|y| on N(0,1) data
 the error is ~1e-5 at C = 512, as E / |y| grows like sqrt(C).
 """
@@ -29,7 +30,7 @@ import pytest
 from cnnrt import _core
 
 K = _core.kernels
-TOL = {4: 1e-5, 6: 1e-4}
+TOL = {4: 1e-5, 6: 2e-5}
 ACTS = {  # name: (enum value, a, b)
     "none": (0, 0.0, 0.0), "relu": (1, 0.0, 0.0), "leaky": (2, 0.1, 0.0), "clip": (3, -0.5, 0.7),
     "sigmoid": (4, 0.0, 0.0), "tanh": (5, 0.0, 0.0), "hardsigmoid": (6, 0.2, 0.5), "hardswish": (7, 0.0, 0.0),
@@ -213,7 +214,7 @@ def test_error_bound_large_c(isa, HW, OC):
     got = K.conv_nhwc(isa, "winograd", x, w, pads=[1, 1, 1, 1], threads=2)
     check_bound(got, want, e, m, "N(0,1), C=512")
     rel = np.abs(got - want).max() / np.abs(want).max()
-    assert rel < 5e-5 if m == 4 else rel < 2e-4, rel
+    assert rel < (5e-5 if m == 4 else 1e-4), rel
     # Pixel magnitudes varying by up to e^6 between neighbours; all positive.
     for xs in [x * np.exp(rng.uniform(-3, 3, (1, HW, HW, 1))), np.abs(x)]:
         xs = xs.astype(np.float32)
@@ -271,9 +272,11 @@ def test_full_product(isa, C):
     (64, 8, 56, 56, False),
     (64, 64, 9, 9, False),      # 56% of the tile outputs inside the image
     (64, 64, 6, 6, False),
-    (64, 64, 8, 8, True),
+    (64, 64, 8, 8, {4: True, 6: False}),  # F(6): 2x2 tiles of 36 for 64 pixels
     (64, 64, 1, 300, False),
 ])
 def test_selection_rule(isa, C, OC, OH, OW, want):
     # The ref table keeps direct convolution (the oracle); the SIMD tables follow the measured rule.
+    if isinstance(want, dict):
+        want = want[K.winograd_m(isa)]
     assert K.winograd_worth_it(isa, C, OC, OH, OW) == (want and isa != "ref")
