@@ -159,6 +159,32 @@ struct KernelTable {
                            int threads) = nullptr;
 };
 
+// Whether the table's conv_winograd should replace its conv_nhwc for a 3x3,
+// stride 1, dilation 1 convolution with C -> OC channels and an OH x OW
+// output (per image). Measured against the NHWC direct kernel on this
+// project's Xeon (AVX-512 and AVX2, 2 MiB L2; the table is in
+// kernels/winograd/avx512.cc):
+//  * C >= 16 and OC >= 16: thinner GEMMs leave the transforms dominant
+//    (C = 4 stays under 100 GFLOP/s effective at any size, C = 8 gains
+//    1.3x at best over a good direct kernel);
+//  * OH * OW >= 49, with at least 60% of the computed tile outputs inside
+//    the image (F(4): 9x9 -> 56%, no faster than direct; 5x5, 6x6 slower);
+//  * OH * OW * 1024 >= C * OC: the transformed weights (m+2)^2 / 9 times
+//    the direct ones (4x for F(4)) are streamed once per image and must be
+//    amortised over its pixels: 7x7 512->512 (37.7 MB for 49 pixels) runs at
+//    ~40-60 GFLOP/s effective against ~140 direct, 7x7 256->256 ties.
+// Where it holds, Winograd measured 1.4-3x the direct kernel's speed. The
+// ref table never selects it: direct convolution is the plain oracle there.
+// (static: no ODR merging between ISA translation units.)
+static inline bool winograd_worth_it(const KernelTable& kt, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
+  const int64_t m = kt.winograd_m;
+  if (m == 0 || kt.isa == Isa::Ref) return false;
+  if (C < 16 || OC < 16 || OH * OW < 49) return false;
+  const int64_t tiles = ((OH + m - 1) / m) * ((OW + m - 1) / m);
+  if (OH * OW * 10 < tiles * m * m * 6) return false;
+  return OH * OW * 1024 >= C * OC;
+}
+
 // Detected level, current level (min of detected and CNNRT_ISA), and the
 // table for a level (throws if this CPU lacks it).
 Isa isa_detected();
