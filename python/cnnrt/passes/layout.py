@@ -9,7 +9,8 @@ and places the conversions once, at the edges of the NHWC regions:
   Indices output) and AveragePool, GlobalAveragePool/GlobalMaxPool of a
   rank-4 input;
 - layout-agnostic ops follow their inputs: unary activations (and PRelu
-  with a constant slope, permuted), Identity/Dropout, Add/Sub/Mul/Div/Sum
+  with a constant slope, permuted), Identity/Dropout, the per-channel ops
+  with an NHWC form (unfused BatchNormalization, LRN), Add/Sub/Mul/Div/Sum
   whose operands are NHWC or constants (permuted to match; scalars as they
   are), Concat (its axis is remapped, e.g. channels 1 -> 3). A rank-4
   non-constant NCHW operand of such an op is converted to NHWC;
@@ -18,7 +19,9 @@ and places the conversions once, at the edges of the NHWC regions:
   to NHWC (perm [0, 2, 3, 1]) per NCHW tensor entering a region. Where a
   tensor is statically known to have H = W = 1 the two layouts hold the
   same bytes and the conversion is a Reshape (a view) instead; a Shape of
-  an NHWC tensor becomes Shape + Gather (no conversion at all);
+  an NHWC tensor becomes Shape + Gather (no conversion at all), and
+  ShuffleNet's channel shuffle (Reshape 5-D, Transpose, Reshape) is
+  rewritten to shuffle the NHWC channels in place;
 - graph outputs keep their names and NCHW layout.
 
 Regions without a convolution stay NCHW (a lone pooling would pay two
@@ -44,6 +47,8 @@ NHWC = 1  # value of the cnnrt_layout attribute
 UNARY = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Identity",
          "Dropout"}
 BINARY = {"Add", "Sub", "Mul", "Div", "Sum", "PRelu"}
+# Per-channel ops with an NHWC form (cnnrt_layout = 1) that follow their input.
+CHANNEL_OPS = {"BatchNormalization", "LRN"}
 POOLS = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}
 
 
@@ -75,7 +80,7 @@ def _is_agnostic(n: Node) -> bool:
     if n.op in UNARY:
         # Dropout's mask is laid out like its input; keep it simple: NCHW.
         return not (n.op == "Dropout" and len(n.outputs) > 1 and n.outputs[1])
-    return n.op in BINARY or n.op == "Concat"
+    return n.op in BINARY or n.op in CHANNEL_OPS or n.op == "Concat"
 
 
 def _active_components(graph: Graph, candidates: Dict[str, bool]) -> set:
@@ -250,8 +255,53 @@ class _Rewriter:
         self.emit_nhwc(n, ins, attrs)
         return True
 
+    def channel_shuffle(self, n: Node, consumers) -> Optional[List[str]]:
+        """ShuffleNet's channel shuffle of an NHWC tensor: Reshape [N, g, C/g,
+        H, W] -> Transpose [0, 2, 1, 3, 4] -> Reshape [N, C, H, W] becomes
+        Reshape [N, H, W, g, C/g] -> Transpose [0, 1, 2, 4, 3] -> Reshape
+        [N, H, W, C], on the NHWC tensor (no conversion in or out). Returns
+        the names of the two nodes it consumed after n, or None."""
+        x = n.inputs[0]
+        if n.op != "Reshape" or x not in self.produced_nhwc:
+            return None
+        sx = self.shape(x)
+        mid = n.outputs[0]
+        sm = self.shape(mid)
+        if sx is None or sm is None or len(sx) != 4 or len(sm) != 5:
+            return None
+        _, c, h, w = sx
+        if not all(isinstance(d, int) for d in (c, h, w, *sm[1:])):
+            return None
+        g, cg = sm[1], sm[2]
+        if g * cg != c or sm[3:] != [h, w]:
+            return None
+        users = consumers.get(mid, [])
+        if mid in self.outs or len(users) != 1 or users[0].op != "Transpose":
+            return None
+        tr = users[0]
+        if tr.attrs.get("perm") != [0, 2, 1, 3, 4]:
+            return None
+        t_out = tr.outputs[0]
+        users = consumers.get(t_out, [])
+        if t_out in self.outs or len(users) != 1 or users[0].op != "Reshape" or users[0].inputs[0] != t_out:
+            return None
+        back = users[0]
+        sb = self.shape(back.outputs[0])
+        if sb is None or len(sb) != 4 or sb[1:] != [c, h, w]:
+            return None
+        a = self.fresh_value(f"{mid}::nhwc")
+        b = self.fresh_value(f"{t_out}::nhwc")
+        s5 = self.const(f"{mid}::nhwc_shape", np.array([0, h, w, g, cg], np.int64))
+        s4 = self.const(f"{back.outputs[0]}::nhwc_shape", np.array([0, h, w, c], np.int64))
+        self.set_shape(a, [sm[0], h, w, g, cg])
+        self.set_shape(b, [sm[0], h, w, cg, g])
+        self.nodes.append(Node("Reshape", n.name, [self.nhwc[x], s5], [a], {}))
+        self.nodes.append(Node("Transpose", tr.name, [a], [b], {"perm": [0, 1, 2, 4, 3]}))
+        self.emit_nhwc(back, [b, s4], {})
+        return [tr.name, back.name]
+
     def agnostic(self, n: Node) -> bool:
-        data = [0] if n.op in UNARY else list(range(len(n.inputs)))
+        data = [0] if n.op in UNARY or n.op in CHANNEL_OPS else list(range(len(n.inputs)))
         if not any(n.inputs[k] in self.produced_nhwc for k in data if n.inputs[k]):
             return False
         if n.op == "PRelu" and n.inputs[0] not in self.produced_nhwc:
@@ -280,6 +330,8 @@ class _Rewriter:
             else:
                 ins[k] = self.as_nhwc(i)
         attrs = dict(n.attrs)
+        if n.op in CHANNEL_OPS:
+            attrs["cnnrt_layout"] = NHWC
         if n.op == "Concat":
             axis = int(attrs.get("axis", 1))
             axis = axis + 4 if axis < 0 else axis
@@ -302,7 +354,16 @@ def layout(graph: Graph) -> Graph:
         return graph  # nothing to gain without a convolution
     active = _active_components(graph, candidates)
     rw = _Rewriter(graph)
+    consumers = graph.consumers()
+    done = set()
     for n in graph.nodes:
+        if n.name in done:
+            continue
+        if n.op == "Reshape":
+            consumed = rw.channel_shuffle(n, consumers)
+            if consumed:
+                done.update(consumed)
+                continue
         if n.name in active:
             if _is_anchor_candidate(n, graph):
                 if rw.anchor(n):
@@ -322,4 +383,8 @@ def layout(graph: Graph) -> Graph:
                 rw.shapes.pop(t, None)
     used = {i for n in rw.nodes for i in n.inputs if i} | graph.output_names()
     consts = {k: v for k, v in rw.consts.items() if k in used}
-    return graph.replace(nodes=rw.nodes, consts=consts, shapes=rw.shapes, applied=graph.applied + ["layout"])
+    # Shape entries only for values of the new graph (a rewritten shuffle's
+    # intermediate values are gone).
+    live = used | {o for n in rw.nodes for o in n.outputs if o}
+    shapes = {k: v for k, v in rw.shapes.items() if k in live}
+    return graph.replace(nodes=rw.nodes, consts=consts, shapes=shapes, applied=graph.applied + ["layout"])
