@@ -49,7 +49,6 @@ UNARY = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwi
 BINARY = {"Add", "Sub", "Mul", "Div", "Sum", "PRelu"}
 # Per-channel ops with an NHWC form (cnnrt_layout = 1) that follow their input.
 CHANNEL_OPS = {"BatchNormalization", "LRN"}
-POOLS = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}
 
 
 def layout_mode() -> str:
