@@ -22,6 +22,15 @@ def isa(request):
     return name
 
 
+@pytest.fixture(params=["nhwc", "nchw"])
+def layout(request, monkeypatch):
+    """Both internal layouts of 2-D feature maps (CNNRT_LAYOUT, read at load):
+    'nhwc' runs every Conv/Pool channels-last (even without a convolution in
+    the graph), 'nchw' keeps the NCHW code paths tested."""
+    monkeypatch.setenv("CNNRT_LAYOUT", request.param)
+    return request.param
+
+
 @pytest.fixture
 def rng():
     import numpy as np

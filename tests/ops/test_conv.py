@@ -10,6 +10,9 @@ from onnx import helper
 import cnnrt
 from helpers import check_model, make_model
 
+# Every test in both internal layouts (conftest.py).
+pytestmark = pytest.mark.usefixtures("layout")
+
 
 def conv_model(x_shape, w_shape, bias, attrs, opset=17, w_const=True):
     rng = np.random.default_rng(abs(hash((tuple(x_shape), tuple(w_shape)))) % 2**32)

@@ -23,6 +23,9 @@ from onnx import helper
 import cnnrt
 from helpers import assert_close, check_model, make_model, run_cnnrt, run_ort
 
+# Every test in both internal layouts (conftest.py).
+pytestmark = pytest.mark.usefixtures("layout")
+
 OPS = ["MaxPool", "AveragePool"]
 
 

@@ -6,7 +6,7 @@ from onnx import helper
 
 import cnnrt
 from cnnrt.onnx_import import read_model, to_ir
-from cnnrt.passes import (eliminate_dead, fold_batchnorm, fold_constants, fuse_residual,
+from cnnrt.passes import (PIPELINE, eliminate_dead, fold_batchnorm, fold_constants, fuse_residual, layout,
                           remove_identity, run_pipeline)
 from helpers import check_model, make_model
 
@@ -18,6 +18,12 @@ def ir(model):
 
 def ops(graph):
     return [n.op for n in graph.nodes]
+
+
+def fused(graph):
+    """The pipeline up to the fusions (the layout pass has its own tests in
+    test_layout.py)."""
+    return run_pipeline(graph, [p for p in PIPELINE if p is not layout])
 
 
 def rand(rng, *shape, scale=1.0):
@@ -71,7 +77,7 @@ def test_batchnorm_not_folded_when_conv_output_is_shared():
 def test_fuse_activation(act, isa):
     rng = np.random.default_rng(3)
     model = conv_bn_relu(rng, act=act)
-    g = run_pipeline(ir(model))
+    g = fused(ir(model))
     assert ops(g) == ["Conv"]
     assert g.nodes[0].attrs["cnnrt_act"] > 0
     check_model(model, {"x": rand(rng, 2, 3, 9, 9)}, isa=isa)
@@ -88,7 +94,7 @@ def test_fuse_clip_with_constant_bounds_only(isa):
         bounds = {"lo": np.array(0.0, np.float32), "hi": np.array(6.0, np.float32)}
         (inits if const_bounds else inputs).update(bounds)
         model = make_model(nodes, inputs, ["y"], inits)
-        g = run_pipeline(ir(model))
+        g = fused(ir(model))
         assert ops(g) == (["Conv"] if const_bounds else ["Conv", "Clip"])
         feeds = {"x": rand(rng, 1, 3, 5, 5, scale=5)}
         if not const_bounds:
@@ -106,7 +112,7 @@ def test_fuse_residual_then_relu(op, isa):
              helper.make_node("Relu", ["s"], ["y"], name="r2")]
     inits = {"w1": rand(rng, 4, 4, 3, 3, scale=0.3), "w2": rand(rng, 4, 4, 3, 3, scale=0.3), "b2": rand(rng, 4)}
     model = make_model(nodes, {"x": np.zeros((2, 4, 7, 7), np.float32)}, ["y"], inits)
-    g = run_pipeline(ir(model))
+    g = fused(ir(model))
     assert ops(g) == ["Conv", "Conv"]
     assert len(g.nodes[1].inputs) == 4 and g.nodes[1].inputs[3] == "x"
     check_model(model, {"x": rand(rng, 2, 4, 7, 7)}, isa=isa)
@@ -184,7 +190,8 @@ def test_weights_are_not_held_twice_after_load():
     rng = np.random.default_rng(12)
     model = conv_bn_relu(rng)
     g = run_pipeline(ir(model))
-    assert "w" not in g.consts and set(g.consts) == {n for n in g.nodes[0].inputs[1:3]}
+    conv = next(n for n in g.nodes if n.op == "Conv")
+    assert "w" not in g.consts and set(g.consts) == {n for n in conv.inputs[1:3]}
     sess = cnnrt.load(model)
     assert sess._core.stats()["constant_bytes"] == 0
 

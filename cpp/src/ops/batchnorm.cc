@@ -4,6 +4,8 @@
 //   a = scale / sqrt(var + epsilon), b = B - mean * a (onnxruntime's order).
 // When scale, B, mean and var are all constants a and b are computed once at
 // create; otherwise per channel at run time. momentum is ignored.
+// cnnrt_layout = 1 (the layout pass): X is NHWC, channels on the last dim.
+#include <algorithm>
 #include <cmath>
 
 #include "core/parallel.h"
@@ -24,6 +26,7 @@ class BatchNormOp : public Op {
   explicit BatchNormOp(CreateCtx& c) {
     const Node& n = c.node();
     eps_ = n.f("epsilon", 1e-5f);
+    nhwc_ = n.i("cnnrt_layout", 0) == 1;
     for (int i = 1; i <= 4; ++i)
       if (!n.has_input(i)) c.fail("input ", i, " (", kParamNames[i], ") is required");
     const Tensor* p[5] = {nullptr, c.constant(1), c.constant(2), c.constant(3), c.constant(4)};
@@ -47,8 +50,10 @@ class BatchNormOp : public Op {
   int inplace_input() const override { return 0; }
 
   Kernel plan(PlanCtx& ctx) const override {
-    const TensorMeta& x = ctx.expect(0, DType::F32, 2);
-    const int64_t N = x.shape[0], C = x.shape[1];
+    const TensorMeta& x = ctx.expect(0, DType::F32, nhwc_ ? 4 : 2, nhwc_ ? 4 : 64);
+    // NHWC: N*H*W rows of C channels, the [N, C] form below.
+    const int64_t C = nhwc_ ? x.shape[3] : x.shape[1];
+    const int64_t N = nhwc_ ? checked_mul(checked_mul(x.shape[0], x.shape[1]), x.shape[2]) : x.shape[0];
     if (folded_) {
       if (static_cast<int64_t>(a_.size()) != C)
         ctx.fail("the parameters have ", a_.size(), " channels but input X has ", C, " (shape ", shape_str(x.shape), ")");
@@ -62,7 +67,7 @@ class BatchNormOp : public Op {
     }
     ctx.set_out(0, DType::F32, x.shape);
     int64_t S = 1;
-    for (size_t d = 2; d < x.shape.size(); ++d) S *= x.shape[d];
+    for (size_t d = 2; d < x.shape.size() && !nhwc_; ++d) S *= x.shape[d];
     const BatchNormOp* self = this;
     const int threads = ctx.threads_for(2 * N * C * S);
     const float eps = eps_;
@@ -79,14 +84,21 @@ class BatchNormOp : public Op {
         else
           channel_affine(sc[c], bi[c], mu[c], va[c], eps, a, b);
       };
-      if (S == 1) {  // [N, C]: rows of C channels
-        parallel_for(N, threads, [&](int64_t n) {
-          const float* xr = x + n * C;
-          float* yr = y + n * C;
-          for (int64_t c = 0; c < C; ++c) {
-            float a, b;
-            affine(c, a, b);
-            yr[c] = xr[c] * a + b;
+      if (S == 1) {  // [N, C]: rows of C channels, in blocks of rows
+        const int64_t blocks = std::min<int64_t>(N, 4 * static_cast<int64_t>(threads));
+        parallel_for(blocks, threads, [&](int64_t k) {
+          for (int64_t n = N * k / blocks; n < N * (k + 1) / blocks; ++n) {
+            const float* xr = x + n * C;
+            float* yr = y + n * C;
+            if (pa) {
+              for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * pa[c] + pb[c];
+              continue;
+            }
+            for (int64_t c = 0; c < C; ++c) {
+              float a, b;
+              affine(c, a, b);
+              yr[c] = xr[c] * a + b;
+            }
           }
         });
         return;
@@ -103,7 +115,7 @@ class BatchNormOp : public Op {
 
  private:
   float eps_ = 1e-5f;
-  bool folded_ = false;
+  bool folded_ = false, nhwc_ = false;
   std::vector<float> a_, b_;
 };
 

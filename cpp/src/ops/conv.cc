@@ -4,6 +4,14 @@
 // cnnrt_act, cnnrt_act_a, cnnrt_act_b).
 // Algorithms: depthwise -> direct dwconv kernel; 1x1/stride 1/no pad -> GEMM
 // on the input rows; otherwise GEMM with an implicit im2col B operand.
+//
+// cnnrt_layout = 1 (set by the layout pass on 2-D convs with a constant
+// weight): X is NHWC [N, H, W, C], Y is [N, OH, OW, OC], the residual is
+// NHWC of Y's shape. Algorithms, chosen at load, with only the chosen one's
+// weights packed: depthwise (group == C == OC) -> kt.dwconv_nhwc; 3x3
+// stride 1 dilation 1 -> kt.conv_winograd where the table has one and it
+// pays (use_winograd); everything else -> kt.conv_nhwc, per group for a
+// grouped conv (x and y channel slices with pixel strides C and OC).
 #include <cstring>
 
 #include "ops/conv_common.h"
@@ -21,6 +29,18 @@ ActParams read_fused_act(const Node& n) {
 }
 
 namespace {
+
+enum class NhwcAlgo { Gemm, Winograd, Depthwise };
+
+// Winograd F(m x m, 3 x 3) over the GEMM path: the transforms cost about as
+// much as a thin GEMM saves, so too few channels do not pay. A placeholder
+// rule (C >= 16 and OC >= 16) until the Winograd kernels bring their
+// measured cut-over; OH/OW are 0 when the input shape is not known at load.
+bool use_winograd(const KernelTable& kt, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
+  (void)OH;
+  (void)OW;
+  return kt.winograd_m != 0 && C >= 16 && OC >= 16;
+}
 
 class ConvOp : public Op {
  public:
@@ -52,7 +72,10 @@ class ConvOp : public Op {
     act_ = read_fused_act(n);
     depthwise_ = group_ > 1 && cg_ == 1 && oc_ == group_;
     const int64_t K = checked_mul(checked_mul(cg_, kh_), kw_);
-    if (w) {
+    nhwc_ = n.i("cnnrt_layout", 0) == 1;
+    if (nhwc_) {
+      create_nhwc(c, w);
+    } else if (w) {
       if (w->dtype != DType::F32) c.fail("weight must be float32, got ", dtype_name(w->dtype));
       if (depthwise_) {
         wdw_.assign(w->ptr<float>(), w->ptr<float>() + w->numel());
@@ -73,7 +96,112 @@ class ConvOp : public Op {
     }
   }
 
+  void create_nhwc(CreateCtx& c, const Tensor* w) {
+    if (nd_ != 2) c.fail("cnnrt_layout=1 (NHWC) needs a 2-D convolution, the weight has rank ", nd_ + 2);
+    if (!w) c.fail("cnnrt_layout=1 (NHWC) needs a constant weight");
+    if (w->dtype != DType::F32) c.fail("weight must be float32, got ", dtype_name(w->dtype));
+    const int64_t ocg = oc_ / group_;
+    if (depthwise_) {
+      algo_ = NhwcAlgo::Depthwise;
+    } else if (group_ == 1 && kh_ == 3 && kw_ == 3 && win_.stride[0] == 1 && win_.stride[1] == 1 &&
+               win_.dilation[0] == 1 && win_.dilation[1] == 1) {
+      // Output size for the cut-over, where the input's shape is known at load.
+      int64_t oh = 0, ow = 0;
+      const ValueInfo& xi = c.info(0);
+      if (xi.has_shape && xi.shape.size() == 4 && xi.shape[1] > 0 && xi.shape[2] > 0) {
+        const bool same = win_.auto_pad == "SAME_UPPER" || win_.auto_pad == "SAME_LOWER";
+        const bool valid = win_.auto_pad == "VALID";
+        oh = same ? xi.shape[1] : xi.shape[1] + (valid ? 0 : win_.pad_begin[0] + win_.pad_end[0]) - 2;
+        ow = same ? xi.shape[2] : xi.shape[2] + (valid ? 0 : win_.pad_begin[1] + win_.pad_end[1]) - 2;
+      }
+      if (use_winograd(kt_, cg_, oc_, oh, ow)) algo_ = NhwcAlgo::Winograd;
+    }
+    const float* wp = w->ptr<float>();
+    switch (algo_) {
+      case NhwcAlgo::Depthwise:
+        packed_.resize(kt_.dw_packed_size(oc_, kh_, kw_));
+        kt_.dw_pack(wp, oc_, kh_, kw_, packed_.data());
+        break;
+      case NhwcAlgo::Winograd:
+        packed_.resize(kt_.winograd_packed_size(oc_, cg_));
+        kt_.winograd_pack(wp, oc_, cg_, packed_.data());
+        break;
+      case NhwcAlgo::Gemm: {
+        const size_t per = kt_.conv_packed_size(ocg, cg_, kh_, kw_);
+        packed_.resize(per * group_);
+        const int64_t wg = checked_mul(checked_mul(ocg, cg_), checked_mul(kh_, kw_));
+        for (int64_t g = 0; g < group_; ++g) kt_.conv_pack(wp + g * wg, ocg, cg_, kh_, kw_, packed_.data() + g * per);
+        break;
+      }
+    }
+    has_w_ = true;
+    c.take(1);
+  }
+
+  Kernel plan_nhwc(PlanCtx& ctx) const {
+    const TensorMeta& x = ctx.expect(0, DType::F32, 4, 4);
+    const int64_t N = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3];
+    if (C != cg_ * group_)
+      ctx.fail("input X (NHWC) has ", C, " channels (shape ", shape_str(x.shape), ") but the weight expects ", cg_,
+               " x group ", group_, " = ", cg_ * group_);
+    if (ctx.has(2)) {
+      const TensorMeta& b = ctx.expect(2, DType::F32);
+      if (b.numel() != oc_) ctx.fail("bias B has ", b.numel(), " elements, expected ", oc_);
+    }
+    std::vector<int64_t> pb, pe;
+    std::vector<int64_t> out_sp = window_output(win_, {H, W}, pb, pe, ctx);
+    const Shape oshape = {N, out_sp[0], out_sp[1], oc_};
+    if (ctx.has(3)) {
+      const TensorMeta& r = ctx.expect(3, DType::F32);
+      if (r.shape != oshape) ctx.fail("fused residual has shape ", shape_str(r.shape), ", expected the output's ", shape_str(oshape), " (NHWC)");
+    }
+    ctx.set_out(0, DType::F32, oshape);
+    ConvNhwcArgs a;
+    a.N = N;
+    a.H = H;
+    a.W = W;
+    a.C = cg_;
+    a.x_stride = C;
+    a.KH = kh_;
+    a.KW = kw_;
+    a.SH = win_.stride[0];
+    a.SW = win_.stride[1];
+    a.DH = win_.dilation[0];
+    a.DW = win_.dilation[1];
+    a.PH = pb[0];
+    a.PW = pb[1];
+    a.OH = out_sp[0];
+    a.OW = out_sp[1];
+    a.OC = oc_ / group_;
+    a.y_stride = oc_;
+    a.ep.ldr = oc_;
+    a.ep.act = act_;
+    a.threads = ctx.threads();
+    void (*fn)(const ConvNhwcArgs&) = algo_ == NhwcAlgo::Depthwise  ? kt_.dwconv_nhwc
+                                      : algo_ == NhwcAlgo::Winograd ? kt_.conv_winograd
+                                                                    : kt_.conv_nhwc;
+    const ConvOp* self = this;
+    const bool has_bias = ctx.has(2), has_res = ctx.has(3);
+    const int64_t G = algo_ == NhwcAlgo::Depthwise ? 1 : group_;
+    if (algo_ == NhwcAlgo::Depthwise) a.C = a.OC = oc_;
+    return [a, fn, self, has_bias, has_res, G](const RunCtx& r) {
+      const float* bias = self->bias_.empty() ? (has_bias ? r.i<float>(2) : nullptr) : self->bias_.data();
+      const float* res = has_res ? r.i<float>(3) : nullptr;
+      const size_t per = self->packed_.size() / G;
+      for (int64_t g = 0; g < G; ++g) {
+        ConvNhwcArgs ga = a;
+        ga.x = r.i<float>(0) + g * a.C;
+        ga.y = r.o<float>(0) + g * a.OC;
+        ga.w_packed = self->packed_.data() + g * per;
+        ga.ep.bias_n = bias ? bias + g * a.OC : nullptr;
+        ga.ep.residual = res ? res + g * a.OC : nullptr;
+        fn(ga);
+      }
+    };
+  }
+
   Kernel plan(PlanCtx& ctx) const override {
+    if (nhwc_) return plan_nhwc(ctx);
     const TensorMeta& x = ctx.expect(0, DType::F32, nd_ + 2, nd_ + 2);
     const TensorMeta& w = ctx.in(1);
     if (w.shape.size() != static_cast<size_t>(nd_ + 2) || w.shape[0] != oc_ || w.shape[1] != cg_)
@@ -214,7 +342,8 @@ class ConvOp : public Op {
   int64_t oc_ = 0, cg_ = 0, group_ = 1, kh_ = 1, kw_ = 1;
   Window win_;
   ActParams act_;
-  bool depthwise_ = false, has_w_ = false;
+  bool depthwise_ = false, has_w_ = false, nhwc_ = false;
+  NhwcAlgo algo_ = NhwcAlgo::Gemm;
   std::vector<float> packed_, wdw_, bias_;
 };
 

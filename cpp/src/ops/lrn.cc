@@ -3,6 +3,9 @@
 //   c' in [c - floor((size-1)/2), c + ceil((size-1)/2)] inside [0, C).
 // onnxruntime runs only odd sizes on 4-D inputs; the ONNX definition (even
 // sizes, other ranks) is followed here.
+// cnnrt_layout = 1 (the layout pass): X is NHWC, the channels of a pixel
+// contiguous; each pixel's window sums run along them (vectorised over c),
+// adding the same terms in the same order as the NCHW path.
 #include <algorithm>
 #include <cmath>
 
@@ -24,9 +27,47 @@ class LrnOp : public Op {
     alpha_ = n.f("alpha", 1e-4f);
     beta_ = n.f("beta", 0.75f);
     bias_ = n.f("bias", 1.f);
+    nhwc_ = n.i("cnnrt_layout", 0) == 1;
+  }
+
+  Kernel plan_nhwc(PlanCtx& ctx) const {
+    const TensorMeta& x = ctx.expect(0, DType::F32, 4, 4);
+    ctx.set_out(0, DType::F32, x.shape);
+    const int64_t P = checked_mul(checked_mul(x.shape[0], x.shape[1]), x.shape[2]), C = x.shape[3];
+    const int64_t lo = (size_ - 1) / 2, size = size_;
+    const float scale = alpha_ / static_cast<float>(size_), bias = bias_, beta = beta_;
+    const int threads = ctx.threads_for(P * C * (size_ + 4));
+    return [P, C, lo, size, scale, bias, beta, threads](const RunCtx& r) {
+      const float* x = r.i<float>(0);
+      float* y = r.o<float>(0);
+      const int64_t blocks = std::min<int64_t>(P, 4 * static_cast<int64_t>(threads));
+      parallel_for(blocks, threads, [&](int64_t k) {
+        for (int64_t p = P * k / blocks; p < P * (k + 1) / blocks; ++p) {
+          const float* xp = x + p * C;
+          float* yp = y + p * C;  // the window sums, then the output
+          for (int64_t c = 0; c < C; ++c) yp[c] = 0.f;
+          // Term d of channel c is channel c - lo + d, d increasing: the
+          // NCHW path's order.
+          for (int64_t d = 0; d < size; ++d) {
+            const int64_t c0 = std::max<int64_t>(0, lo - d), c1 = std::min<int64_t>(C, C + lo - d);
+            const float* xs = xp - lo + d;
+            for (int64_t c = c0; c < c1; ++c) yp[c] += xs[c] * xs[c];
+          }
+          if (beta == 0.75f) {
+            for (int64_t c = 0; c < C; ++c) {
+              const float b = bias + scale * yp[c], s = std::sqrt(b);
+              yp[c] = xp[c] / (s * std::sqrt(s));
+            }
+          } else {
+            for (int64_t c = 0; c < C; ++c) yp[c] = xp[c] * std::pow(bias + scale * yp[c], -beta);
+          }
+        }
+      });
+    };
   }
 
   Kernel plan(PlanCtx& ctx) const override {
+    if (nhwc_) return plan_nhwc(ctx);
     const TensorMeta& x = ctx.expect(0, DType::F32, 2);
     ctx.set_out(0, DType::F32, x.shape);
     const int64_t N = x.shape[0], C = x.shape[1];
@@ -69,6 +110,7 @@ class LrnOp : public Op {
  private:
   int64_t size_ = 1;
   float alpha_ = 1e-4f, beta_ = 0.75f, bias_ = 1.f;
+  bool nhwc_ = false;
 };
 
 std::unique_ptr<Op> create_lrn(CreateCtx& c) { return std::make_unique<LrnOp>(c); }

@@ -13,6 +13,11 @@
 //  - a window with no tap inside the input (only possible with pads >=
 //    kernel) gives the lowest float for MaxPool and 0 for AveragePool.
 //
+// cnnrt_layout = 1 (set by the layout pass on 2-D pools): X is NHWC
+// [N, H, W, C], the output [N, OH, OW, C] ([N, 1, 1, C] for the global
+// pools); the same window arithmetic, run by kt.pool_nhwc /
+// kt.global_pool_nhwc, which vectorise over channels.
+//
 // Kernels (both vectorise for stride 1, with no branch in the inner loops):
 // the separable form combines the kernel rows into a padded row buffer, then
 // the kernel columns; rows wider than its stack buffer take the direct form,
@@ -148,7 +153,7 @@ inline int64_t row_blocks(int64_t planes, int64_t rows, int threads) {
 
 class PoolOp : public Op {
  public:
-  PoolOp(CreateCtx& c, PoolKind kind) : kind_(kind) {
+  PoolOp(CreateCtx& c, PoolKind kind) : kind_(kind), kt_(c.kernels()) {
     const Node& n = c.node();
     if (!n.has("kernel_shape")) c.fail("attribute kernel_shape is required");
     std::vector<int64_t> ks = n.ints("kernel_shape");
@@ -160,9 +165,79 @@ class PoolOp : public Op {
     count_include_pad_ = kind == PoolKind::Avg && n.i("count_include_pad", 0) != 0;
     storage_order_ = n.i("storage_order", 0);
     if (storage_order_ != 0 && storage_order_ != 1) c.fail("storage_order must be 0 or 1, got ", storage_order_);
+    nhwc_ = n.i("cnnrt_layout", 0) == 1;
+    if (nhwc_ && nd_ != 2) c.fail("cnnrt_layout=1 (NHWC) needs a 2-D pooling, kernel_shape has ", nd_, " dims");
+    if (nhwc_ && n.outputs.size() > 1 && n.outputs[1] >= 0) c.fail("cnnrt_layout=1 (NHWC) does not produce Indices");
+  }
+
+  Kernel plan_nhwc(PlanCtx& ctx) const {
+    const TensorMeta& x = ctx.expect(0, DType::F32, 4, 4);
+    const int64_t N = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3];
+    if (H <= 0 || W <= 0) ctx.fail("input X (NHWC) has an empty spatial dim (shape ", shape_str(x.shape), ")");
+    std::vector<int64_t> pb, pe;
+    std::vector<int64_t> out_sp = window_output(win_, {H, W}, pb, pe, ctx);
+    ctx.set_out(0, DType::F32, {N, out_sp[0], out_sp[1], C});
+    PoolNhwcArgs a;
+    a.N = N;
+    a.H = H;
+    a.W = W;
+    a.C = C;
+    a.x_stride = C;
+    a.KH = win_.kernel[0];
+    a.KW = win_.kernel[1];
+    a.SH = win_.stride[0];
+    a.SW = win_.stride[1];
+    a.DH = win_.dilation[0];
+    a.DW = win_.dilation[1];
+    a.PH = pb[0];
+    a.PW = pb[1];
+    a.PHE = pe[0];
+    a.PWE = pe[1];
+    a.OH = out_sp[0];
+    a.OW = out_sp[1];
+    a.y_stride = C;
+    a.kind = kind_ == PoolKind::Max ? ::cnnrt::PoolKind::Max : ::cnnrt::PoolKind::Avg;
+    a.count_include_pad = count_include_pad_;
+    a.threads = ctx.threads();
+    void (*fn)(const PoolNhwcArgs&) = kt_.pool_nhwc;
+    // A MaxPool window with no tap inside the input (pads >= kernel, or
+    // dilated taps stepping over a small input) is the lowest float, as in
+    // the NCHW path; the kernels leave such windows unspecified. The empty
+    // windows are whole output rows and columns (the taps separate).
+    std::vector<int64_t> empty_rows, empty_cols;
+    if (kind_ == PoolKind::Max) {
+      for (int64_t o = 0; o < a.OH; ++o) {
+        int64_t j0, j1;
+        tap_range(o * a.SH - a.PH, a.KH, a.DH, H, j0, j1);
+        if (j0 == j1) empty_rows.push_back(o);
+      }
+      for (int64_t o = 0; o < a.OW; ++o) {
+        int64_t j0, j1;
+        tap_range(o * a.SW - a.PW, a.KW, a.DW, W, j0, j1);
+        if (j0 == j1) empty_cols.push_back(o);
+      }
+    }
+    return [a, fn, empty_rows, empty_cols](const RunCtx& r) {
+      PoolNhwcArgs ra = a;
+      ra.x = r.i<float>(0);
+      ra.y = r.o<float>(0);
+      fn(ra);
+      if (empty_rows.empty() && empty_cols.empty()) return;
+      auto fill = [&](int64_t n, int64_t oh, int64_t ow) {
+        float* y = ra.y + ((n * a.OH + oh) * a.OW + ow) * a.y_stride;
+        for (int64_t c = 0; c < a.C; ++c) y[c] = kLowest;
+      };
+      for (int64_t n = 0; n < a.N; ++n) {
+        for (int64_t oh : empty_rows)
+          for (int64_t ow = 0; ow < a.OW; ++ow) fill(n, oh, ow);
+        for (int64_t ow : empty_cols)
+          for (int64_t oh = 0; oh < a.OH; ++oh) fill(n, oh, ow);
+      }
+    };
   }
 
   Kernel plan(PlanCtx& ctx) const override {
+    if (nhwc_) return plan_nhwc(ctx);
     const TensorMeta& x = ctx.expect(0, DType::F32, nd_ + 2, nd_ + 2);
     std::vector<int64_t> in_sp(x.shape.begin() + 2, x.shape.end()), pb, pe;
     for (int d = 0; d < nd_; ++d)
@@ -283,9 +358,10 @@ class PoolOp : public Op {
 
  private:
   PoolKind kind_;
+  const KernelTable& kt_;
   int nd_ = 2;
   Window win_;
-  bool count_include_pad_ = false;
+  bool count_include_pad_ = false, nhwc_ = false;
   int64_t storage_order_ = 0;
 };
 
@@ -308,8 +384,18 @@ float reduce_plane(const float* x, int64_t n) {
 
 class GlobalPoolOp : public Op {
  public:
-  explicit GlobalPoolOp(PoolKind kind) : kind_(kind) {}
+  GlobalPoolOp(CreateCtx& c, PoolKind kind) : kind_(kind), kt_(c.kernels()), nhwc_(c.node().i("cnnrt_layout", 0) == 1) {}
   Kernel plan(PlanCtx& ctx) const override {
+    if (nhwc_) {
+      const TensorMeta& x = ctx.expect(0, DType::F32, 4, 4);
+      const int64_t N = x.shape[0], HW = checked_mul(x.shape[1], x.shape[2]), C = x.shape[3];
+      if (HW == 0) ctx.fail("input X (NHWC) has an empty spatial dim (shape ", shape_str(x.shape), ")");
+      ctx.set_out(0, DType::F32, {N, 1, 1, C});
+      const ::cnnrt::PoolKind kind = kind_ == PoolKind::Max ? ::cnnrt::PoolKind::Max : ::cnnrt::PoolKind::Avg;
+      auto fn = kt_.global_pool_nhwc;
+      const int threads = ctx.threads();
+      return [fn, kind, N, HW, C, threads](const RunCtx& r) { fn(kind, r.i<float>(0), N, HW, C, r.o<float>(0), threads); };
+    }
     const TensorMeta& x = ctx.expect(0, DType::F32, 3);
     Shape oshape(x.shape.size(), 1);
     oshape[0] = x.shape[0];
@@ -336,12 +422,14 @@ class GlobalPoolOp : public Op {
 
  private:
   PoolKind kind_;
+  const KernelTable& kt_;
+  bool nhwc_;
 };
 
 std::unique_ptr<Op> create_maxpool(CreateCtx& c) { return std::make_unique<PoolOp>(c, PoolKind::Max); }
 std::unique_ptr<Op> create_avgpool(CreateCtx& c) { return std::make_unique<PoolOp>(c, PoolKind::Avg); }
-std::unique_ptr<Op> create_gmaxpool(CreateCtx&) { return std::make_unique<GlobalPoolOp>(PoolKind::Max); }
-std::unique_ptr<Op> create_gavgpool(CreateCtx&) { return std::make_unique<GlobalPoolOp>(PoolKind::Avg); }
+std::unique_ptr<Op> create_gmaxpool(CreateCtx& c) { return std::make_unique<GlobalPoolOp>(c, PoolKind::Max); }
+std::unique_ptr<Op> create_gavgpool(CreateCtx& c) { return std::make_unique<GlobalPoolOp>(c, PoolKind::Avg); }
 
 CNNRT_REGISTER_OP("MaxPool", create_maxpool);
 CNNRT_REGISTER_OP("AveragePool", create_avgpool);

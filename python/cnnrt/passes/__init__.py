@@ -8,6 +8,7 @@ from .fold_constants import fold_constants
 from .fold_batchnorm import fold_batchnorm
 from .fuse_activation import fuse_bias, fuse_residual, fuse_activation
 from .eliminate_dead import eliminate_dead
+from .layout import layout
 
 PIPELINE = [
     remove_identity,
@@ -18,6 +19,7 @@ PIPELINE = [
     fuse_residual,
     fuse_activation,
     eliminate_dead,
+    layout,
 ]
 
 
@@ -28,4 +30,4 @@ def run_pipeline(graph, passes=None):
 
 
 __all__ = ["PIPELINE", "run_pipeline", "remove_identity", "fold_constants", "fold_batchnorm",
-           "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead"]
+           "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead", "layout"]
