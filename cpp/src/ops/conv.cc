@@ -32,14 +32,11 @@ namespace {
 
 enum class NhwcAlgo { Gemm, Winograd, Depthwise };
 
-// Winograd F(m x m, 3 x 3) over the GEMM path: the transforms cost about as
-// much as a thin GEMM saves, so too few channels do not pay. A placeholder
-// rule (C >= 16 and OC >= 16) until the Winograd kernels bring their
-// measured cut-over; OH/OW are 0 when the input shape is not known at load.
+// Winograd F(m x m, 3 x 3) where the kernels' measured rule says it beats the
+// GEMM path (kernels.h, winograd_worth_it); OH/OW are 0 when the input shape
+// is not known at load, and then the GEMM path runs.
 bool use_winograd(const KernelTable& kt, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
-  (void)OH;
-  (void)OW;
-  return kt.winograd_m != 0 && C >= 16 && OC >= 16;
+  return winograd_worth_it(kt, C, OC, OH, OW);
 }
 
 class ConvOp : public Op {
