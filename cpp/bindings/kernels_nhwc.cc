@@ -4,7 +4,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <time.h>
+
 #include <chrono>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -22,18 +25,36 @@ int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_
   return (in + pb + pe - (k - 1) * d - 1) / s + 1;
 }
 
+// Seconds on the wall clock, or (cpu_clock) on the calling thread's CPU-time
+// clock: a single-thread timing that preemption by other processes does not
+// inflate (a busy shared machine).
+double now(bool cpu_clock) {
+  if (cpu_clock) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
 void register_kernels_nhwc(py::module_& m) {
   // y = conv(x [N,H,W,C], w [OC, C, KH, KW]) in NHWC, algo "gemm" | "winograd" | "dw"
   // (depthwise: w [C, 1, KH, KW]); bias [OC], residual [N, OH, OW, OC].
   // pads = [top, left, bottom, right]. Returns y [N, OH, OW, OC]; with
-  // reps > 0, (y, [seconds per run]) over reps runs (weights packed once).
+  // reps > 0, (y, [seconds per run]) over reps runs (weights packed once;
+  // cpu_clock: the calling thread's CPU time, for 1-thread timings on a busy
+  // machine). Slices: x_off >= 0 reads channels [x_off, x_off + C) of a wider
+  // x (C from w); y_stride > 0 returns y [N, OH, OW, y_stride] with the result
+  // in channels [y_off, y_off + OC) and NaN elsewhere; a residual wider than
+  // OC is read with its own pixel stride.
   m.def(
       "conv_nhwc",
       [](const std::string& isa, const std::string& algo, farr x, farr w, py::object bias, py::object residual,
          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations, int act, float p0,
-         float p1, int threads, int reps) -> py::object {
+         float p1, int threads, int reps, bool cpu_clock, int64_t x_off, int64_t y_stride,
+         int64_t y_off) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 4 || w.ndim() != 4) fail(ErrorKind::Input, "conv_nhwc: x is [N,H,W,C], w is [OC,C,KH,KW]");
         ConvNhwcArgs a;
@@ -43,6 +64,10 @@ void register_kernels_nhwc(py::module_& m) {
         a.C = x.shape(3);
         a.x_stride = a.C;
         a.OC = w.shape(0);
+        if (x_off >= 0) {  // x is a wider tensor: read channels [x_off, x_off + C) of each pixel
+          a.C = algo == "dw" ? w.shape(0) : w.shape(1);
+          if (x_off + a.C > a.x_stride) fail(ErrorKind::Input, "conv_nhwc: x_off + C exceeds x's channels");
+        }
         a.KH = w.shape(2);
         a.KW = w.shape(3);
         a.SH = strides.at(0);
@@ -54,6 +79,10 @@ void register_kernels_nhwc(py::module_& m) {
         a.OH = out_size(a.H, a.KH, a.SH, a.DH, a.PH, pads.at(2));
         a.OW = out_size(a.W, a.KW, a.SW, a.DW, a.PW, pads.at(3));
         a.y_stride = a.OC;
+        if (y_stride > 0) {  // y is a wider tensor: write channels [y_off, y_off + OC), NaN elsewhere
+          if (y_off < 0 || y_off + a.OC > y_stride) fail(ErrorKind::Input, "conv_nhwc: y_off + OC exceeds y_stride");
+          a.y_stride = y_stride;
+        }
         std::vector<float> packed;
         if (algo == "gemm") {
           if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
@@ -73,7 +102,9 @@ void register_kernels_nhwc(py::module_& m) {
           fail(ErrorKind::Input, "conv_nhwc: unknown algo '", algo, "'");
         }
         a.w_packed = packed.data();
-        farr y({a.N, a.OH, a.OW, a.OC});
+        farr y({a.N, a.OH, a.OW, a.y_stride});
+        if (a.y_stride != a.OC)
+          for (py::ssize_t i = 0; i < y.size(); ++i) y.mutable_data()[i] = std::numeric_limits<float>::quiet_NaN();
         farr bb, rr;
         if (!bias.is_none()) {
           bb = bias.cast<farr>();
@@ -82,28 +113,32 @@ void register_kernels_nhwc(py::module_& m) {
         }
         if (!residual.is_none()) {
           rr = residual.cast<farr>();
-          if (rr.size() != y.size()) fail(ErrorKind::Input, "conv_nhwc: residual must be [N,OH,OW,OC]");
+          // [N, OH, OW, OC], or [N, OH, OW, R > OC]: channels [0, OC) of a wider tensor
+          const bool wider = rr.ndim() == 4 && rr.shape(0) == a.N && rr.shape(1) == a.OH && rr.shape(2) == a.OW &&
+                             rr.shape(3) > a.OC;
+          if (!wider && rr.size() != a.N * a.OH * a.OW * a.OC)
+            fail(ErrorKind::Input, "conv_nhwc: residual must be [N,OH,OW,OC] (or wider in channels)");
           a.ep.residual = rr.data();
-          a.ep.ldr = a.OC;
+          a.ep.ldr = wider ? rr.shape(3) : a.OC;
         }
         a.ep.act.kind = static_cast<Act>(act);
         a.ep.act.a = p0;
         a.ep.act.b = p1;
-        a.x = x.data();
-        a.y = y.mutable_data();
+        a.x = x.data() + (x_off > 0 ? x_off : 0);
+        a.y = y.mutable_data() + (y_stride > 0 ? y_off : 0);
         a.threads = threads;
         std::vector<double> secs;
         {
           py::gil_scoped_release nogil;
           for (int r = 0; r < (reps > 0 ? reps : 1); ++r) {
-            const auto t0 = std::chrono::steady_clock::now();
+            const double t0 = now(cpu_clock);
             if (algo == "gemm")
               kt.conv_nhwc(a);
             else if (algo == "winograd")
               kt.conv_winograd(a);
             else
               kt.dwconv_nhwc(a);
-            secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            secs.push_back(now(cpu_clock) - t0);
           }
         }
         if (reps > 0) return py::make_tuple(y, secs);
@@ -112,7 +147,8 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("isa"), py::arg("algo"), py::arg("x"), py::arg("w"), py::arg("bias") = py::none(),
       py::arg("residual") = py::none(), py::arg("strides") = std::vector<int64_t>{1, 1},
       py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("dilations") = std::vector<int64_t>{1, 1},
-      py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0);
+      py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0,
+      py::arg("cpu_clock") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0);
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
   // y = pool(x [N,H,W,C]), kind "max" | "avg"; pads = [top, left, bottom, right];
   // out = [OH, OW] (from the op's ceil_mode arithmetic).
