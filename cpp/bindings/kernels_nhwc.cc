@@ -115,11 +115,13 @@ void register_kernels_nhwc(py::module_& m) {
         }
         if (!residual.is_none()) {
           rr = residual.cast<farr>();
-          // [N, OH, OW, R >= OC]: channels [0, OC) of a wider tensor when R > OC
-          if (rr.ndim() != 4 || rr.shape(0) != a.N || rr.shape(1) != a.OH || rr.shape(2) != a.OW || rr.shape(3) < a.OC)
+          // [N, OH, OW, OC], or [N, OH, OW, R > OC]: channels [0, OC) of a wider tensor
+          const bool wider = rr.ndim() == 4 && rr.shape(0) == a.N && rr.shape(1) == a.OH && rr.shape(2) == a.OW &&
+                             rr.shape(3) > a.OC;
+          if (!wider && rr.size() != a.N * a.OH * a.OW * a.OC)
             fail(ErrorKind::Input, "conv_nhwc: residual must be [N,OH,OW,OC] (or wider in channels)");
           a.ep.residual = rr.data();
-          a.ep.ldr = rr.shape(3);
+          a.ep.ldr = wider ? rr.shape(3) : a.OC;
         }
         a.ep.act.kind = static_cast<Act>(act);
         a.ep.act.a = p0;
