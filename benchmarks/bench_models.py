@@ -69,14 +69,20 @@ def _reason(e):
 
 def export_net(name, rebuild=False):
     """benchmarks/.cache/onnx/<name>.onnx, exported by nets.py in a child
-    process (this one never imports torch) and re-exported when nets.py
-    changes."""
+    process (this one never imports torch); exported again when nets.py
+    changes or the file is no longer the one exported (a converter that
+    rewrites its input in place would otherwise go unnoticed)."""
     src = os.path.join(HERE, "nets.py")
     out = os.path.join(CACHE, "onnx", name + ".onnx")
     with open(src, "rb") as f:
         key = hashlib.sha1(f.read() + f"opset{OPSET}".encode()).hexdigest()
+
+    def stamp_of(path):
+        st = os.stat(path)
+        return f"{key} {st.st_size} {st.st_mtime_ns}"
+
     stamp = out + ".key"
-    if not rebuild and os.path.exists(out) and os.path.exists(stamp) and open(stamp).read() == key:
+    if not rebuild and os.path.exists(out) and os.path.exists(stamp) and open(stamp).read() == stamp_of(out):
         return out
     os.makedirs(os.path.dirname(out), exist_ok=True)
     print(f"exporting {name} ...", file=sys.stderr)
@@ -87,7 +93,7 @@ def export_net(name, rebuild=False):
         raise RuntimeError(f"export of {name} failed:\n{p.stdout[-3000:]}")
     os.replace(tmp, out)
     with open(stamp, "w") as f:
-        f.write(key)
+        f.write(stamp_of(out))
     return out
 
 
@@ -161,7 +167,7 @@ def rss(runtime, artifact, threads, runs, shape):
     return json.loads(lines[-1])
 
 
-def bench_row(name, path, x, gflop, threads, artifacts, unavailable, args, peak):
+def bench_row(name, path, x, gflop, threads, artifacts, unavailable, args):
     """One (model, threads): every runtime's session in this process,
     compared with onnxruntime, then timed interleaved; RSS per runtime in
     child processes."""
@@ -214,7 +220,6 @@ def bench_row(name, path, x, gflop, threads, artifacts, unavailable, args, peak)
            "results": res, "unavailable": {rt: un[rt] for rt in args.runtimes if rt in un}}
     if "cnnrt" in res:
         row["cnnrt_gflops"] = res["cnnrt"]["gflops"]
-        row["cnnrt_pct_peak"] = 100 * res["cnnrt"]["gflops"] / peak
     peers = [rt for rt in res if rt != "cnnrt"]
     if peers:
         best = min(peers, key=lambda rt: res[rt]["median_ms"])
@@ -232,7 +237,7 @@ def markdown(doc):
     m = doc["meta"]
     rts = [rt for rt in m["runtimes"] if any(rt in r["results"] for r in doc["rows"])]
     lines = [f"# cnnrt model benchmark, {m['date']}", ""]
-    lines.append(f"CPU: {m['cpu']} ({m['cpus']} CPUs), cnnrt ISA path {m['isa']}; FMA-loop peak "
+    lines.append(f"CPU: {m['cpu']} ({m['cpus']} CPUs), cnnrt ISA path {m['isa']}; FMA-loop peak (best probe of the run) "
                  + ", ".join(f"{p:.0f} GFLOP/s at {t} thread{'s' if t != '1' else ''}" for t, p in m["peak_gflops"].items())
                  + ".")
     lines.append("Versions: " + ", ".join(f"{rt} {v}" for rt, v in m["versions"].items()) + ".")
@@ -240,7 +245,8 @@ def markdown(doc):
     lines.append(f"Batch 1, fp32 everywhere. All runtimes interleaved in one process in blocks of {s['block']} runs; "
                  f">= {s['runs']} timed runs and >= {s['min_seconds']} s per runtime per row"
                  + (f" (at most {s['max_seconds']} s per row)" if s.get("max_seconds") else "")
-                 + f". Peak RSS: load + {s['rss_runs']} runs, each runtime in its own process. "
+                 + (f". Peak RSS: load + {s['rss_runs']} runs, each runtime in its own process. " if s["rss_runs"]
+                    else ". Peak RSS not measured. ")
                  f"Total run time {m.get('total_seconds', 0) / 60:.1f} min.")
     lines += ["", "Median ms (ratio to onnxruntime; < 1 is faster than ORT). GFLOP = 2 x MACs of Conv/Gemm/MatMul.", ""]
     head = ["model", "GFLOP", "threads"] + [f"{rt} ms" for rt in rts] + ["cnnrt GFLOP/s", "cnnrt % peak", "best peer"]
@@ -276,11 +282,12 @@ def markdown(doc):
         return out
 
     lines += table("Min ms.", lambda r, s: _ms(s["min_ms"]))
-    lines += table("Peak RSS, MiB, of a process that imports the runtime, loads the model and runs it (VmHWM, "
-                   "which is ru_maxrss without the forking parent's RSS that Linux carries over exec); "
-                   "in brackets: after the imports, before the load.",
-                   lambda r, s: (f"{s['rss_peak_mib']:.0f} ({s['rss_base_mib']:.0f})" if "rss_peak_mib" in s
-                                 else f"failed: {s.get('rss_error', 'not measured')}"))
+    if any("rss_peak_mib" in s or "rss_error" in s for r in doc["rows"] for s in r["results"].values()):
+        lines += table("Peak RSS, MiB, of a process that imports the runtime, loads the model and runs it (VmHWM, "
+                       "which is ru_maxrss without the forking parent's RSS that Linux carries over exec); "
+                       "in brackets: after the imports, before the load.",
+                       lambda r, s: (f"{s['rss_peak_mib']:.0f} ({s['rss_base_mib']:.0f})" if "rss_peak_mib" in s
+                                     else f"failed: {s.get('rss_error', 'not measured')}"))
     lines += table("Max abs difference from onnxruntime's output (its max |output| in brackets; "
                    "! marks a difference above 1% of that).",
                    lambda r, s: f"{s['max_abs_err']:.1e}" + (" !" if s["max_abs_err"] > 1e-2 * r["ref_max_abs"] else ""),
@@ -310,7 +317,7 @@ def chart(doc, path):
     rts = [rt for rt in doc["meta"]["runtimes"] if any(rt in r["results"] for r in rows)]
     threads = sorted({r["threads"] for r in rows})
     fig, axes = plt.subplots(len(threads), 1, figsize=(max(8, 1.2 * len({r["model"] for r in rows}) + 3),
-                                                         3.6 * len(threads)), squeeze=False)
+                                                         4.0 * len(threads)), squeeze=False)
     for ax, t in zip(axes[:, 0], threads):
         tr = [r for r in rows if r["threads"] == t]
         xs = np.arange(len(tr))
@@ -325,18 +332,19 @@ def chart(doc, path):
                     continue
                 v = s["median_ms"] / ort
                 vals.append(v)
-                lo.append(max(0.0, v - s["p10_ms"] / ort))
-                hi.append(max(0.0, s["p90_ms"] / ort - v))
+                lo.append(max(0.0, v - s["p25_ms"] / ort))
+                hi.append(max(0.0, s["p75_ms"] / ort - v))
             ax.bar(xs + (k - (len(rts) - 1) / 2) * w, vals, w, yerr=[lo, hi], capsize=2, label=rt,
                    error_kw={"elinewidth": 0.8})
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_yscale("log")
         ax.set_xticks(xs)
         ax.set_xticklabels([r["model"] for r in tr], rotation=20, ha="right")
-        ax.set_ylabel("median latency / onnxruntime's")
-        ax.set_title(f"{t} thread{'s' if t > 1 else ''} (lower is faster; whiskers p10-p90)")
+        ax.set_ylabel("ratio to onnxruntime")
+        ax.set_title(f"{t} thread{'s' if t > 1 else ''}: median latency / onnxruntime's median "
+                     "(lower is faster; whiskers: quartiles)", fontsize=10)
         ax.grid(axis="y", which="both", alpha=0.3)
-        ax.legend(fontsize=8, ncol=len(rts))
+        ax.legend(fontsize=8, ncol=len(rts), loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     fig.suptitle(f"cnnrt vs peers, batch 1 fp32, {doc['meta']['cpu']}, {doc['meta']['date']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -344,6 +352,10 @@ def chart(doc, path):
 
 
 def write(doc, out, json_path=None):
+    peaks = doc["meta"]["peak_gflops"]
+    for r in doc["rows"]:
+        if "cnnrt_gflops" in r:
+            r["cnnrt_pct_peak"] = 100 * r["cnnrt_gflops"] / peaks[str(r["threads"])]
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(doc, f, indent=1)
@@ -383,7 +395,8 @@ def main(argv=None):
     if bad:
         p.error(f"unknown runtime(s) {bad}; known: {ALL}")
     if REF not in args.runtimes:
-        args.runtimes.insert(0, REF)  # the reference for ratios and output checks
+        args.runtimes.append(REF)  # the reference for ratios and output checks
+    args.runtimes.sort(key=ALL.index)
     threads = [int(t) for t in args.threads.split(",")]
     date = datetime.date.today().isoformat()
     out = args.out or os.path.join(HERE, "results", f"{date}-{cpu_slug()}")
@@ -408,7 +421,7 @@ def main(argv=None):
            "models": {}, "rows": []}
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         path, x = load_model(name, args.rebuild)
-        gflop = onnx_stats.gflop(path)
+        gflop = onnx_stats.gflop(path, x.shape)
         artifacts, un = {}, {}
         for rt in args.runtimes:
             if rt in unavailable:
@@ -424,13 +437,17 @@ def main(argv=None):
         doc["models"][name] = {"onnx": os.path.relpath(path, os.path.join(HERE, "..")) if path.startswith(HERE)
                                else path, "gflop": gflop, "input_shape": list(x.shape)}
         for t in threads:
-            row = bench_row(name, path, x, gflop, t, artifacts, un, args, peaks[str(t)])
+            # the probe before every row, the best one so far is the peak: on a
+            # shared machine a single probe can land on a busy moment
+            peaks[str(t)] = max(peaks[str(t)], peak_gflops(isa, t))
+            row = bench_row(name, path, x, gflop, t, artifacts, un, args)
             doc["rows"].append(row)
             res = row["results"]
             print(f"{name} t{t}: " + ", ".join(f"{rt} {res[rt]['median_ms']:.2f} ms" for rt in res)
                   + ("; n/a: " + ", ".join(row["unavailable"]) if row["unavailable"] else ""), file=sys.stderr)
         doc["meta"]["total_seconds"] = time.time() - t_start
         write(doc, out, args.json)
+    peaks.update({str(t): max(peaks[str(t)], peak_gflops(isa, t)) for t in threads})
     doc["meta"]["total_seconds"] = time.time() - t_start
     write(doc, out, args.json)
     print(markdown(doc))

@@ -9,7 +9,14 @@ import onnx
 from onnx import shape_inference
 
 
-def _shapes(model):
+def _shapes(model, input_shape=None):
+    if input_shape is not None:  # symbolic dims (a dynamic batch) made concrete
+        model = onnx.ModelProto.FromString(model.SerializeToString())
+        inits = {t.name for t in model.graph.initializer}
+        graph_input = [i for i in model.graph.input if i.name not in inits][0]
+        for d, v in zip(graph_input.type.tensor_type.shape.dim, input_shape):
+            d.Clear()
+            d.dim_value = int(v)
     model = shape_inference.infer_shapes(model)
     shapes = {}
     for vi in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
@@ -27,10 +34,11 @@ def _attr(node, name, default):
     return default
 
 
-def conv_layers(model):
+def conv_layers(model, input_shape=None):
     """One dict per Conv node: name, C, H, W, OC, KH, KW, stride (sh, sw),
-    pads (t, l, b, r), groups, dilations, OH, OW, macs."""
-    model, shapes = _shapes(model)
+    pads (t, l, b, r), groups, dilations, OH, OW, macs. `input_shape` fixes
+    the (first) graph input's symbolic dims."""
+    model, shapes = _shapes(model, input_shape)
     out = []
     for node in model.graph.node:
         if node.op_type != "Conv":
@@ -47,12 +55,12 @@ def conv_layers(model):
     return out
 
 
-def gflop(model):
+def gflop(model, input_shape=None):
     """2 * MACs of Conv, Gemm and MatMul, in GFLOP."""
     if isinstance(model, str):
         model = onnx.load(model)
-    model_inf, shapes = _shapes(model)
-    macs = sum(layer["macs"] for layer in conv_layers(model))
+    model_inf, shapes = _shapes(model, input_shape)
+    macs = sum(layer["macs"] for layer in conv_layers(model, input_shape))
     for node in model_inf.graph.node:
         if node.op_type == "Gemm":
             a, b = shapes[node.input[0]], shapes[node.input[1]]

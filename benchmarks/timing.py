@@ -53,5 +53,6 @@ def interleaved(fns: Dict[str, Callable[[], object]], runs: int = 50, warmup: in
 
 def summary(ms):
     ms = sorted(ms)
-    return {"median_ms": statistics.median(ms), "min_ms": ms[0], "p10_ms": ms[len(ms) // 10],
-            "p90_ms": ms[(len(ms) * 9) // 10], "runs": len(ms)}
+    n = len(ms)
+    return {"median_ms": statistics.median(ms), "min_ms": ms[0], "p10_ms": ms[n // 10], "p25_ms": ms[n // 4],
+            "p75_ms": ms[(n * 3) // 4], "p90_ms": ms[(n * 9) // 10], "runs": n}
