@@ -237,17 +237,17 @@ def markdown(doc):
     m = doc["meta"]
     rts = [rt for rt in m["runtimes"] if any(rt in r["results"] for r in doc["rows"])]
     lines = [f"# cnnrt model benchmark, {m['date']}", ""]
-    lines.append(f"CPU: {m['cpu']} ({m['cpus']} CPUs), cnnrt ISA path {m['isa']}; FMA-loop peak (best probe of the run) "
-                 + ", ".join(f"{p:.0f} GFLOP/s at {t} thread{'s' if t != '1' else ''}" for t, p in m["peak_gflops"].items())
-                 + ".")
+    peaks = ", ".join(f"{p:.0f} GFLOP/s at {t} thread{'s' if t != '1' else ''}" for t, p in m["peak_gflops"].items())
+    lines.append(f"CPU: {m['cpu']} ({m['cpus']} CPUs), cnnrt ISA path {m['isa']}; FMA-loop peak (best probe of the "
+                 f"run) {peaks}.")
     lines.append("Versions: " + ", ".join(f"{rt} {v}" for rt, v in m["versions"].items()) + ".")
     s = m["settings"]
+    rss_note = (f"Peak RSS: load + {s['rss_runs']} runs, each runtime in its own process. " if s["rss_runs"]
+                else "Peak RSS not measured. ")
     lines.append(f"Batch 1, fp32 everywhere. All runtimes interleaved in one process in blocks of {s['block']} runs; "
                  f">= {s['runs']} timed runs and >= {s['min_seconds']} s per runtime per row"
                  + (f" (at most {s['max_seconds']} s per row)" if s.get("max_seconds") else "")
-                 + (f". Peak RSS: load + {s['rss_runs']} runs, each runtime in its own process. " if s["rss_runs"]
-                    else ". Peak RSS not measured. ")
-                 f"Total run time {m.get('total_seconds', 0) / 60:.1f} min.")
+                 + f". {rss_note}Total run time {m.get('total_seconds', 0) / 60:.1f} min.")
     lines += ["", "Median ms (ratio to onnxruntime; < 1 is faster than ORT). GFLOP = 2 x MACs of Conv/Gemm/MatMul.", ""]
     head = ["model", "GFLOP", "threads"] + [f"{rt} ms" for rt in rts] + ["cnnrt GFLOP/s", "cnnrt % peak", "best peer"]
     lines.append("| " + " | ".join(head) + " |")
