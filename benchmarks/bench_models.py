@@ -381,7 +381,8 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=3, help="untimed runs per runtime (fewer past 2 s)")
     p.add_argument("--warmup-seconds", type=float, default=2.0)
     p.add_argument("--block", type=int, default=5, help="consecutive runs per runtime in each round")
-    p.add_argument("--rss-runs", type=int, default=5, help="runs in each peak-RSS child process (0: no RSS)")
+    p.add_argument("--rss-runs", type=int, default=None,
+                   help="runs in each peak-RSS child process (default 5, --quick 1; 0: no RSS)")
     p.add_argument("--quick", action="store_true", help="development: 3 runs, 0.2 s, 1 warm-up, 1 RSS run")
     p.add_argument("--rebuild", action="store_true", help="re-export the ONNX files (conversions follow)")
     p.add_argument("--out", default=None, help="folder for results.md/json/png "
@@ -389,7 +390,9 @@ def main(argv=None):
     p.add_argument("--json", default=None, help="also write the JSON here")
     args = p.parse_args(argv)
     if args.quick:
-        args.runs, args.min_seconds, args.warmup, args.rss_runs, args.block = 3, 0.2, 1, 1, 3
+        args.runs, args.min_seconds, args.warmup, args.block = 3, 0.2, 1, 3
+    if args.rss_runs is None:
+        args.rss_runs = 1 if args.quick else 5
     args.runtimes = [rt.strip() for rt in args.runtimes.split(",") if rt.strip()]
     bad = [rt for rt in args.runtimes if rt not in RUNTIMES]
     if bad:

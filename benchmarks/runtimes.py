@@ -151,6 +151,18 @@ class OpenVINO(Runtime):
         return run
 
 
+def _pnnx_binary():
+    """The pnnx executable inside the pnnx package, found without importing
+    the package (its __init__ imports torch, which would count in ncnn's RSS)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pnnx")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    exe = os.path.join(list(spec.submodule_search_locations)[0], "pnnx")
+    return exe if os.access(exe, os.X_OK) else None
+
+
 class Ncnn(Runtime):
     name = "ncnn"
 
@@ -159,20 +171,16 @@ class Ncnn(Runtime):
             import ncnn
         except ImportError as e:
             raise Unavailable(f"not installed ({e})")
-        try:
-            import pnnx  # noqa: F401  (the ONNX -> ncnn converter)
-        except ImportError as e:
-            raise Unavailable(f"pnnx (the ONNX converter) not installed ({e})")
+        if _pnnx_binary() is None:
+            raise Unavailable("pnnx (the ONNX -> ncnn converter) not installed: pip install pnnx")
         return ncnn.__version__
 
     def prepare(self, onnx_path, input_shape):
-        import pnnx
-
         def build(tmp):
             src = os.path.join(tmp, "model.onnx")
             os.symlink(os.path.abspath(onnx_path), src)
             shape = "[" + ",".join(map(str, input_shape)) + "]"
-            _run([os.path.join(os.path.dirname(pnnx.__file__), "pnnx"), src, f"inputshape={shape}", "fp16=0",
+            _run([_pnnx_binary(), src, f"inputshape={shape}", "fp16=0",
                   "device=cpu"], "pnnx", cwd=tmp)
             for f in os.listdir(tmp):
                 if f not in ("model.ncnn.param", "model.ncnn.bin"):
