@@ -23,12 +23,17 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALL = ["cnnrt", "onnxruntime", "openvino", "ncnn", "mnn", "litert"]
 TFVENV = os.path.join(HERE, ".cache", "tfvenv")
+# onnx2tf's limits: a model it cannot convert within them is "not available"
+LITERT_CONVERT_SECONDS = int(os.environ.get("CNNRT_BENCH_ONNX2TF_SECONDS", 1800))
+LITERT_CONVERT_MIB = int(os.environ.get("CNNRT_BENCH_ONNX2TF_MIB", 8192))
 
 
 class Unavailable(Exception):
@@ -36,12 +41,42 @@ class Unavailable(Exception):
     message is the reason shown in the results."""
 
 
-def _run(cmd, what, timeout=3600, **kw):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, **kw)
+def _rss_mib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _run(cmd, what, timeout=3600, max_rss_mib=None, **kw):
+    """Runs a converter; its failure, a time-out or (with max_rss_mib) a
+    resident size past that cap ends it and raises Unavailable with the
+    reason. The cap protects a shared machine: onnx2tf on VGG-16 grows past
+    11 GiB."""
+    with tempfile.TemporaryFile("w+") as log:
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, **kw)
+        t0, peak, why = time.time(), 0.0, None
+        while p.poll() is None:
+            time.sleep(0.5)
+            peak = max(peak, _rss_mib(p.pid))
+            if max_rss_mib is not None and peak > max_rss_mib:
+                why = f"stopped at {peak / 1024:.1f} GiB resident (the cap is {max_rss_mib / 1024:.0f} GiB)"
+            elif time.time() - t0 > timeout:
+                why = f"stopped after {timeout} s"
+            if why:
+                p.kill()
+                p.wait()
+                raise Unavailable(f"{what} {why}")
+        log.seek(0)
+        out = log.read()
     if p.returncode != 0:
-        tail = " | ".join(line.strip() for line in p.stdout.strip().splitlines()[-3:])
+        tail = " | ".join(line.strip() for line in out.strip().splitlines()[-3:])
         raise Unavailable(f"{what} failed (exit {p.returncode}): {tail}")
-    return p.stdout
+    return out
 
 
 def _derived_dir(onnx_path, kind):
@@ -54,14 +89,25 @@ def _derived_dir(onnx_path, kind):
 
 def _atomic_dir(final, build):
     """Runs build(tmpdir) and renames tmpdir to final: a failed or interrupted
-    conversion leaves no half-written cache entry."""
+    conversion leaves no half-written cache entry. A conversion that failed
+    (Unavailable) is remembered in final + ".failed" and not tried again
+    until that file is deleted: some take many minutes to fail."""
     if os.path.isdir(final):
         return final
+    failed = final + ".failed"
+    if os.path.exists(failed):
+        with open(failed) as f:
+            raise Unavailable(f"{f.read().strip()} (remembered: delete {os.path.relpath(failed)} to retry)")
     tmp = final + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     try:
         build(tmp)
+    except Unavailable as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        with open(failed, "w") as f:
+            f.write(str(e))
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -280,7 +326,8 @@ class LiteRT(Runtime):
     def prepare(self, onnx_path, input_shape):
         def build(tmp):
             _run([os.path.join(TFVENV, "bin", "python"), os.path.join(HERE, "tflite_convert.py"),
-                  os.path.abspath(onnx_path), tmp], "onnx2tf")
+                  os.path.abspath(onnx_path), tmp], "onnx2tf", timeout=LITERT_CONVERT_SECONDS,
+                 max_rss_mib=LITERT_CONVERT_MIB)
             if not os.path.exists(os.path.join(tmp, "model.tflite")):
                 raise Unavailable("onnx2tf wrote no float32 .tflite")
 
