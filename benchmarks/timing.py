@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 
 def interleaved(fns: Dict[str, Callable[[], object]], runs: int = 50, warmup: int = 5, min_seconds: float = 0.0,
-                block: int = 5):
+                block: int = 5, min_seconds_each: float = 0.0, warmup_seconds: Optional[float] = None,
+                max_seconds: Optional[float] = None, min_runs: int = 3):
     """Rounds in which every fn runs `block` times in a row, until each has
-    `runs` timed runs (more while the total is under min_seconds), after
-    `warmup` untimed runs each. Returns name -> list of ms.
+    `runs` timed runs, the round-robin has lasted `min_seconds`, and each fn
+    has spent `min_seconds_each` in its timed runs; after `warmup` untimed
+    runs each (fewer once a fn's warm-up has taken `warmup_seconds`, at least
+    one). `max_seconds` ends the rounds early, once every fn has `min_runs`
+    timed runs, so that one slow model cannot stall a sweep. Returns
+    name -> list of ms.
 
     Blocks rather than strict alternation: a runtime's thread pool keeps
     spinning for a while after its run returns (onnxruntime's does by
@@ -19,20 +24,35 @@ def interleaved(fns: Dict[str, Callable[[], object]], runs: int = 50, warmup: in
     call; within a block only the first call pays it, and the median does
     not see it. Drift on the machine still hits every runtime alike."""
     for fn in fns.values():
+        t0 = time.perf_counter()
         for _ in range(warmup):
             fn()
+            if warmup_seconds is not None and time.perf_counter() - t0 >= warmup_seconds:
+                break
     times = {k: [] for k in fns}
+    spent = {k: 0.0 for k in fns}
     start = time.perf_counter()
-    while min(len(v) for v in times.values()) < runs or (time.perf_counter() - start) < min_seconds:
+
+    def done():
+        elapsed = time.perf_counter() - start
+        if max_seconds is not None and elapsed >= max_seconds and min(len(v) for v in times.values()) >= min_runs:
+            return True
+        return (min(len(v) for v in times.values()) >= runs and elapsed >= min_seconds
+                and min(spent.values()) >= min_seconds_each)
+
+    while not done():
         for name, fn in fns.items():
             for _ in range(block):
                 t0 = time.perf_counter()
                 fn()
-                times[name].append((time.perf_counter() - t0) * 1e3)
+                dt = time.perf_counter() - t0
+                times[name].append(dt * 1e3)
+                spent[name] += dt
     return times
 
 
 def summary(ms):
     ms = sorted(ms)
-    return {"median_ms": statistics.median(ms), "min_ms": ms[0], "p10_ms": ms[len(ms) // 10],
-            "p90_ms": ms[(len(ms) * 9) // 10], "runs": len(ms)}
+    n = len(ms)
+    return {"median_ms": statistics.median(ms), "min_ms": ms[0], "p10_ms": ms[n // 10], "p25_ms": ms[n // 4],
+            "p75_ms": ms[(n * 3) // 4], "p90_ms": ms[(n * 9) // 10], "runs": n}
