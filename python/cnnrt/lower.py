@@ -20,18 +20,28 @@ def lower(graph: Graph):
             values.append((name, code, shape))
         return ids[name]
 
+    def dims(v):
+        if v is None or v.shape is None:
+            return None
+        return [d if isinstance(d, int) else -1 for d in v.shape]
+
     for v in graph.inputs:
-        shape = None
-        if v.shape is not None:
-            shape = [d if isinstance(d, int) else -1 for d in v.shape]
-        vid(v.name, v.dtype, shape)
+        vid(v.name, v.dtype, dims(v))
+
+    def _hint(g, name):
+        v = g.shapes.get(name)
+        return (v.dtype, dims(v)) if v is not None and v.dtype is not None else (None, None)
+
     consts = {}
     for name, arr in graph.consts.items():
         consts[vid(name, arr.dtype, list(arr.shape))] = arr
     nodes = []
     for n in graph.nodes:
-        ins = [vid(i) if i else -1 for i in n.inputs]
-        outs = [vid(o) if o else -1 for o in n.outputs]
+        # Inferred shapes travel as load-time hints (an op may choose its
+        # algorithm by them, e.g. Conv's Winograd cut-over); run-time shapes
+        # are always checked at planning.
+        ins = [vid(i, *_hint(graph, i)) if i else -1 for i in n.inputs]
+        outs = [vid(o, *_hint(graph, o)) if o else -1 for o in n.outputs]
         nodes.append((n.op, n.name, ins, outs, n.attrs))
     inputs = [ids[v.name] for v in graph.inputs]
     outputs = [vid(v.name) for v in graph.outputs]
