@@ -193,27 +193,31 @@ void narrow_cols(const float* src, float* dst, int64_t A, int64_t a0, int64_t a1
 void run_narrow_2d(const Narrow2D& t, const float* src, float* dst, int threads) {
   const int64_t A = t.A, B = t.B, img = A * B;
   const bool par = t.batch * img * 4 >= kParallelBytes && threads > 1;
-  // Split the long side into ranges; every image the same way.
-  const int64_t len = A <= 4 ? B : A;
-  const int64_t parts = par ? std::min<int64_t>(len, int64_t(threads) * 4) : 1;
-  parallel_for(t.batch * parts, par ? threads : 1, [&](int64_t it) {
-    const int64_t n = it / parts, k = it % parts;
-    const int64_t r0 = len * k / parts, r1 = len * (k + 1) / parts;
-    const float* s = src + n * img;
-    float* d = dst + n * img;
-    if (A <= 4) {
-      switch (A) {
-        case 1: narrow_rows<1>(s, d, B, r0, r1); break;
-        case 2: narrow_rows<2>(s, d, B, r0, r1); break;
-        case 3: narrow_rows<3>(s, d, B, r0, r1); break;
-        default: narrow_rows<4>(s, d, B, r0, r1); break;
-      }
-    } else {
-      switch (B) {
-        case 1: narrow_cols<1>(s, d, A, r0, r1); break;
-        case 2: narrow_cols<2>(s, d, A, r0, r1); break;
-        case 3: narrow_cols<3>(s, d, A, r0, r1); break;
-        default: narrow_cols<4>(s, d, A, r0, r1); break;
+  // The long side of every image, one after the other, cut into equal
+  // ranges (many small images, e.g. ShuffleNet's per-pixel channel shuffle,
+  // or one big one).
+  const int64_t len = A <= 4 ? B : A, total = t.batch * len;
+  const int64_t chunks = par ? std::min<int64_t>(total, int64_t(threads) * 4) : 1;
+  parallel_for(chunks, par ? threads : 1, [&](int64_t c) {
+    const int64_t t0 = total * c / chunks, t1 = total * (c + 1) / chunks;
+    for (int64_t n = t0 / len; n * len < t1; ++n) {
+      const int64_t r0 = std::max(t0 - n * len, int64_t(0)), r1 = std::min(t1 - n * len, len);
+      const float* s = src + n * img;
+      float* d = dst + n * img;
+      if (A <= 4) {
+        switch (A) {
+          case 1: narrow_rows<1>(s, d, B, r0, r1); break;
+          case 2: narrow_rows<2>(s, d, B, r0, r1); break;
+          case 3: narrow_rows<3>(s, d, B, r0, r1); break;
+          default: narrow_rows<4>(s, d, B, r0, r1); break;
+        }
+      } else {
+        switch (B) {
+          case 1: narrow_cols<1>(s, d, A, r0, r1); break;
+          case 2: narrow_cols<2>(s, d, A, r0, r1); break;
+          case 3: narrow_cols<3>(s, d, A, r0, r1); break;
+          default: narrow_cols<4>(s, d, A, r0, r1); break;
+        }
       }
     }
   });
