@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <new>
 #include <limits>
 #include <string>
 #include <vector>
@@ -24,6 +26,23 @@ using farr = py::array_t<float, py::array::c_style | py::array::forcecast>;
 int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
   return (in + pb + pe - (k - 1) * d - 1) / s + 1;
 }
+
+// Packed weights on a 64-byte boundary, as the runtime allocates tensors: a
+// std::vector's 16-byte alignment would split every 64-byte weight row over
+// two cache lines and time a slower kernel than the one that runs.
+struct AlignedFloats {
+  float* p = nullptr;
+  AlignedFloats() = default;
+  AlignedFloats(const AlignedFloats&) = delete;
+  AlignedFloats& operator=(const AlignedFloats&) = delete;
+  ~AlignedFloats() { std::free(p); }
+  void resize(size_t n) {
+    std::free(p);
+    p = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64));
+    if (!p) throw std::bad_alloc();
+  }
+  float* data() { return p; }
+};
 
 // Seconds on the wall clock, or (cpu_clock) on the calling thread's CPU-time
 // clock: a single-thread timing that preemption by other processes does not
@@ -83,7 +102,7 @@ void register_kernels_nhwc(py::module_& m) {
           if (y_off < 0 || y_off + a.OC > y_stride) fail(ErrorKind::Input, "conv_nhwc: y_off + OC exceeds y_stride");
           a.y_stride = y_stride;
         }
-        std::vector<float> packed;
+        AlignedFloats packed;  // 64-byte aligned, as the runtime's tensors (core/tensor.cc)
         if (algo == "gemm") {
           if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
           packed.resize(kt.conv_packed_size(a.OC, a.C, a.KH, a.KW));
