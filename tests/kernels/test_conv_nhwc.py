@@ -4,8 +4,9 @@ numpy convolution and against the ref path.
 
 Integer-valued inputs and weights in [-21, 21] make every sum exact whatever
 the order (MLAS), so those comparisons are `==`. The sweeps cover the tile
-edges of every SIMD path (AVX-512 6 x 64 and AVX2 6 x 16, panels narrower
-than NR at the OC edge, a masked last vector): pixel counts 1..2*MR+1 around
+edges of every SIMD path (AVX-512 6 x 64, and 12 x 32 for K > 2560 or
+OC <= 16; AVX2 6 x 16; panels narrower than NR at the OC edge, a masked last
+vector): pixel counts 1..2*MR+1 around
 the row blocks, OC around 8/16/32/48/64 multiples; the three A paths (direct
 1x1, indirection with padding taps, row taps for few channels); and channel
 slices (x_stride / y_stride > C) with NaN canaries around the written slice.
