@@ -3,9 +3,10 @@ conv_nhwc) per ISA and thread count, on layer shapes of real networks, as a
 share of the FMA-loop peak probe of the same ISA and thread count.
 
 The kernel alone is timed (weights packed once, through the test hook
-_core.kernels.conv_nhwc(..., reps=n)); the best of the runs is kept, since
-noise on a shared machine only ever slows a run down, and the FMA peak probe
-is taken the same way (best of short probes, every round). FLOPs are 2 * MACs
+_core.kernels.conv_nhwc(..., reps=n, undisturbed=True)); the best of the runs
+that no other process preempted is kept, since noise on a shared machine
+only ever slows a run down, and the FMA peak probe is taken the same way
+(best of short probes, every round). FLOPs are 2 * MACs
 of the direct convolution (padded taps included), the usual convention.
 
     python benchmarks/bench_conv_nhwc.py                      # resnet50, 1 and 2 threads
@@ -95,16 +96,22 @@ def peak_probe(isa, threads):
 
 
 def best_seconds(isa, x, w, s, pad, threads, min_time):
-    """Min over repeated runs, in batches of reps sized to ~min_time / 4."""
+    """Min over repeated runs, in batches of reps sized to ~min_time / 4,
+    counting only runs that no other process preempted (the hook's
+    undisturbed=True: their threads' CPU time covers threads x wall time);
+    if none was, the min over all runs."""
     kw = dict(strides=[s, s], pads=[pad] * 4, threads=threads)
     _, secs = _core.kernels.conv_nhwc(isa, "gemm", x, w, reps=2, **kw)
     reps = int(max(3, min(200, (min_time / 4) / max(min(secs), 1e-6))))
-    best = min(secs)
+    best, best_any = float("inf"), min(secs)
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < min_time:
-        _, secs = _core.kernels.conv_nhwc(isa, "gemm", x, w, reps=reps, **kw)
+        _, secs = _core.kernels.conv_nhwc(isa, "gemm", x, w, reps=reps, undisturbed=True, **kw)
         best = min(best, min(secs))
-    return best
+    if best == float("inf"):
+        _, secs = _core.kernels.conv_nhwc(isa, "gemm", x, w, reps=reps, **kw)
+        return min(best_any, min(secs)), False
+    return best, True
 
 
 def main(argv=None):
@@ -136,11 +143,14 @@ def main(argv=None):
         for (name, c, h, w_, oc, k, s, pad), (x, w, gflop) in zip(rows, data):
             for i in isas:
                 for t in threads:
-                    sec = best_seconds(i, x, w, s, pad, t, args.time)
-                    best[(name, i, t)] = min(best.get((name, i, t), 1e9), sec)
+                    sec, clean = best_seconds(i, x, w, s, pad, t, args.time)
+                    old, old_clean = best.get((name, i, t), (float("inf"), False))
+                    if (clean, -sec) > (old_clean, -old):  # an undisturbed run beats any other
+                        best[(name, i, t)] = (sec, clean)
     print(f"CPU: {cnnrt.info()['cpu']}; best of {args.rounds} rounds x {args.time} s per cell; "
           f"GFLOP/s (% of the FMA probe's best at that ISA and thread count)"
-          + (f"; speed-up = t{threads[-1]} / t{threads[0]}" if len(threads) > 1 else "") + "\n")
+          + (f"; speed-up = t{threads[-1]} / t{threads[0]}" if len(threads) > 1 else "")
+          + "; * = no undisturbed run (another process held a core throughout): a lower bound\n")
     cols = [f"{i} t{t}" for i in isas for t in threads]
     extra = [f"{i} x{threads[-1]}/{threads[0]}" for i in isas] if len(threads) > 1 else []
     print("| layer | C x H x W -> OC, k/s | GFLOP | " + " | ".join(cols + extra) + " |")
@@ -148,8 +158,10 @@ def main(argv=None):
     print("| FMA peak probe | | | " + " | ".join(f"{peaks[(i, t)]:.0f}" for i in isas for t in threads)
           + " |" * (len(extra) + 1))
     for (name, c, h, w_, oc, k, s, pad), (x, w, gflop) in zip(rows, data):
-        rate = {(i, t): gflop / best[(name, i, t)] for i in isas for t in threads}
-        cells = [f"{rate[(i, t)]:.1f} ({100 * rate[(i, t)] / peaks[(i, t)]:.0f}%)" for i in isas for t in threads]
+        rate = {(i, t): gflop / best[(name, i, t)][0] for i in isas for t in threads}
+        mark = {(i, t): "" if best[(name, i, t)][1] else "*" for i in isas for t in threads}
+        cells = [f"{rate[(i, t)]:.1f}{mark[(i, t)]} ({100 * rate[(i, t)] / peaks[(i, t)]:.0f}%)"
+                 for i in isas for t in threads]
         if extra:
             cells += [f"{rate[(i, threads[-1])] / rate[(i, threads[0])]:.2f}" for i in isas]
         print(f"| {name} | {c}x{h}x{w_} -> {oc}, {k}/{s} | {gflop:.3f} | " + " | ".join(cells) + " |")

@@ -44,16 +44,13 @@ struct AlignedFloats {
   float* data() { return p; }
 };
 
-// Seconds on the wall clock, or (cpu_clock) on the calling thread's CPU-time
-// clock: a single-thread timing that preemption by other processes does not
-// inflate (a busy shared machine).
-double now(bool cpu_clock) {
-  if (cpu_clock) {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-  }
+double wall_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double cpu_now(clockid_t id) {
+  timespec ts;
+  clock_gettime(id, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -63,8 +60,8 @@ void register_kernels_nhwc(py::module_& m) {
   // (depthwise: w [C, 1, KH, KW]); bias [OC], residual [N, OH, OW, OC].
   // pads = [top, left, bottom, right]. Returns y [N, OH, OW, OC]; with
   // reps > 0, (y, [seconds per run]) over reps runs (weights packed once;
-  // cpu_clock: the calling thread's CPU time, for 1-thread timings on a busy
-  // machine). Slices: x_off >= 0 reads channels [x_off, x_off + C) of a wider
+  // undisturbed: +inf for a run that another process preempted, for
+  // best-of timings on a busy machine). Slices: x_off >= 0 reads channels [x_off, x_off + C) of a wider
   // x (C from w); y_stride > 0 returns y [N, OH, OW, y_stride] with the result
   // in channels [y_off, y_off + OC) and NaN elsewhere; a residual wider than
   // OC is read with its own pixel stride.
@@ -72,7 +69,7 @@ void register_kernels_nhwc(py::module_& m) {
       "conv_nhwc",
       [](const std::string& isa, const std::string& algo, farr x, farr w, py::object bias, py::object residual,
          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations, int act, float p0,
-         float p1, int threads, int reps, bool cpu_clock, int64_t x_off, int64_t y_stride,
+         float p1, int threads, int reps, bool undisturbed, int64_t x_off, int64_t y_stride,
          int64_t y_off) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 4 || w.ndim() != 4) fail(ErrorKind::Input, "conv_nhwc: x is [N,H,W,C], w is [OC,C,KH,KW]");
@@ -149,15 +146,21 @@ void register_kernels_nhwc(py::module_& m) {
         std::vector<double> secs;
         {
           py::gil_scoped_release nogil;
+          // undisturbed: a run whose threads were not all on a CPU all along
+          // (their CPU time short of threads x wall) reads +inf, so that a
+          // best-of on a shared machine only sees runs nothing preempted.
+          const clockid_t clk = threads > 1 ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_THREAD_CPUTIME_ID;
           for (int r = 0; r < (reps > 0 ? reps : 1); ++r) {
-            const double t0 = now(cpu_clock);
+            const double c0 = undisturbed ? cpu_now(clk) : 0.0, t0 = wall_now();
             if (algo == "gemm")
               kt.conv_nhwc(a);
             else if (algo == "winograd")
               kt.conv_winograd(a);
             else
               kt.dwconv_nhwc(a);
-            secs.push_back(now(cpu_clock) - t0);
+            const double dt = wall_now() - t0;
+            const bool whole = !undisturbed || cpu_now(clk) - c0 >= 0.97 * (threads > 1 ? threads : 1) * dt;
+            secs.push_back(whole ? dt : std::numeric_limits<double>::infinity());
           }
         }
         if (reps > 0) return py::make_tuple(y, secs);
@@ -167,7 +170,7 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("residual") = py::none(), py::arg("strides") = std::vector<int64_t>{1, 1},
       py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("dilations") = std::vector<int64_t>{1, 1},
       py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0,
-      py::arg("cpu_clock") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0);
+      py::arg("undisturbed") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0);
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
   // y = pool(x [N,H,W,C]), kind "max" | "avg"; pads = [top, left, bottom, right];
   // out = [OH, OW] (from the op's ceil_mode arithmetic).
