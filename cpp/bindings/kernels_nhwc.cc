@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <limits>
 #include <string>
 #include <vector>
@@ -27,16 +29,30 @@ int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_
   return (in + pb + pe - (k - 1) * d - 1) / s + 1;
 }
 
-// Seconds on the wall clock, or (cpu_clock) on the calling thread's CPU-time
-// clock: a single-thread timing that preemption by other processes does not
-// inflate (a busy shared machine).
-double now(bool cpu_clock) {
-  if (cpu_clock) {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+// Packed weights on a 64-byte boundary, as the runtime allocates tensors: a
+// std::vector's 16-byte alignment would split every 64-byte weight row over
+// two cache lines and time a slower kernel than the one that runs.
+struct AlignedFloats {
+  float* p = nullptr;
+  AlignedFloats() = default;
+  AlignedFloats(const AlignedFloats&) = delete;
+  AlignedFloats& operator=(const AlignedFloats&) = delete;
+  ~AlignedFloats() { std::free(p); }
+  void resize(size_t n) {
+    std::free(p);
+    p = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64));
+    if (!p) throw std::bad_alloc();
   }
+  float* data() { return p; }
+};
+
+double wall_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double cpu_now(clockid_t id) {
+  timespec ts;
+  clock_gettime(id, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -46,8 +62,8 @@ void register_kernels_nhwc(py::module_& m) {
   // (depthwise: w [C, 1, KH, KW]); bias [OC], residual [N, OH, OW, OC].
   // pads = [top, left, bottom, right]. Returns y [N, OH, OW, OC]; with
   // reps > 0, (y, [seconds per run]) over reps runs (weights packed once;
-  // cpu_clock: the calling thread's CPU time, for 1-thread timings on a busy
-  // machine). Slices: x_off >= 0 reads channels [x_off, x_off + C) of a wider
+  // undisturbed: +inf for a run that another process preempted, for
+  // best-of timings on a busy machine). Slices: x_off >= 0 reads channels [x_off, x_off + C) of a wider
   // x (C from w); y_stride > 0 returns y [N, OH, OW, y_stride] with the result
   // in channels [y_off, y_off + OC) and NaN elsewhere; a residual wider than
   // OC is read with its own pixel stride.
@@ -55,7 +71,7 @@ void register_kernels_nhwc(py::module_& m) {
       "conv_nhwc",
       [](const std::string& isa, const std::string& algo, farr x, farr w, py::object bias, py::object residual,
          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations, int act, float p0,
-         float p1, int threads, int reps, bool cpu_clock, int64_t x_off, int64_t y_stride,
+         float p1, int threads, int reps, bool undisturbed, int64_t x_off, int64_t y_stride,
          int64_t y_off) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 4 || w.ndim() != 4) fail(ErrorKind::Input, "conv_nhwc: x is [N,H,W,C], w is [OC,C,KH,KW]");
@@ -85,7 +101,7 @@ void register_kernels_nhwc(py::module_& m) {
           if (y_off < 0 || y_off + a.OC > y_stride) fail(ErrorKind::Input, "conv_nhwc: y_off + OC exceeds y_stride");
           a.y_stride = y_stride;
         }
-        std::vector<float> packed;
+        AlignedFloats packed;  // 64-byte aligned, as the runtime's tensors (core/tensor.cc)
         if (algo == "gemm") {
           if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
           packed.resize(kt.conv_packed_size(a.OC, a.C, a.KH, a.KW));
@@ -132,15 +148,21 @@ void register_kernels_nhwc(py::module_& m) {
         std::vector<double> secs;
         {
           py::gil_scoped_release nogil;
+          // undisturbed: a run whose threads were not all on a CPU all along
+          // (their CPU time short of threads x wall) reads +inf, so that a
+          // best-of on a shared machine only sees runs nothing preempted.
+          const clockid_t clk = threads > 1 ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_THREAD_CPUTIME_ID;
           for (int r = 0; r < (reps > 0 ? reps : 1); ++r) {
-            const double t0 = now(cpu_clock);
+            const double c0 = undisturbed ? cpu_now(clk) : 0.0, t0 = wall_now();
             if (algo == "gemm")
               kt.conv_nhwc(a);
             else if (algo == "winograd")
               kt.conv_winograd(a);
             else
               kt.dwconv_nhwc(a);
-            secs.push_back(now(cpu_clock) - t0);
+            const double dt = wall_now() - t0;
+            const bool whole = !undisturbed || cpu_now(clk) - c0 >= 0.97 * (threads > 1 ? threads : 1) * dt;
+            secs.push_back(whole ? dt : std::numeric_limits<double>::infinity());
           }
         }
         if (reps > 0) return py::make_tuple(y, secs);
@@ -150,7 +172,7 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("residual") = py::none(), py::arg("strides") = std::vector<int64_t>{1, 1},
       py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("dilations") = std::vector<int64_t>{1, 1},
       py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0,
-      py::arg("cpu_clock") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0);
+      py::arg("undisturbed") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0);
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
   m.def("winograd_worth_it", [](const std::string& isa, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
     return winograd_worth_it(kernel_table(isa_from_name(isa.c_str())), C, OC, OH, OW);

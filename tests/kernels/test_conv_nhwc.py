@@ -4,8 +4,9 @@ numpy convolution and against the ref path.
 
 Integer-valued inputs and weights in [-21, 21] make every sum exact whatever
 the order (MLAS), so those comparisons are `==`. The sweeps cover the tile
-edges of every SIMD path (AVX-512 6 x 64 and AVX2 6 x 16, panels narrower
-than NR at the OC edge, a masked last vector): pixel counts 1..2*MR+1 around
+edges of every SIMD path (AVX-512 6 x 64, and 12 x 32 for K > 2560 or
+OC <= 16; AVX2 6 x 16; panels narrower than NR at the OC edge, a masked last
+vector): pixel counts 1..2*MR+1 around
 the row blocks, OC around 8/16/32/48/64 multiples; the three A paths (direct
 1x1, indirection with padding taps, row taps for few channels); and channel
 slices (x_stride / y_stride > C) with NaN canaries around the written slice.
@@ -143,7 +144,12 @@ GEOMS = [  # (kh, kw), strides, pads (t, l, b, r), dilations
 ]
 
 
-@pytest.mark.parametrize("geom", GEOMS, ids=lambda g: f"k{g[0][0]}x{g[0][1]}s{g[1][0]}{g[1][1]}p{''.join(map(str, g[2]))}d{g[3][0]}{g[3][1]}")
+def geom_id(g):
+    (kh, kw), s, p, d = g
+    return f"k{kh}x{kw}s{s[0]}{s[1]}p{''.join(map(str, p))}d{d[0]}{d[1]}"
+
+
+@pytest.mark.parametrize("geom", GEOMS, ids=geom_id)
 @pytest.mark.parametrize("c", [3, 17])
 def test_geometry_exact(isa, geom, c):
     """Kernel sizes, strides, asymmetric pads, dilations; C = 3 (row taps
@@ -224,7 +230,7 @@ def test_threads_exact(isa, threads):
     few channels) and over output-channel panels (7x7, many channels)."""
     rng = np.random.default_rng(20 + threads)
     for (n, h, w_, c, oc, k) in [(1, 20, 19, 16, 24, 3), (1, 7, 7, 64, 300, 1), (3, 7, 7, 33, 130, 3),
-                                 (1, 3, 3, 8, 2, 1)]:
+                                 (2, 9, 11, 24, 200, 1), (1, 3, 3, 8, 2, 1)]:
         x, w = ints(rng, n, h, w_, c), ints(rng, oc, c, k, k)
         b = ints(rng, oc)
         pads = (k // 2,) * 4
