@@ -20,8 +20,8 @@
 // Where the time goes (56x56 64->64, 1 thread): the 36 GEMMs run at ~160
 // GFLOP/s (the microkernel alone, data in L1: 164), the input and output
 // transforms take ~100 cycles per tile and 16 channels each (~25% of the
-// total at 64 channels, ~8% at 256), giving ~400 GFLOP/s effective (2.6x the
-// FMA peak, 2.5x the direct kernel). Layers whose transformed weights (36 C OC
+// total at 64 channels, ~8% at 256), giving ~400 GFLOP/s effective (2.3x the
+// FMA probe's best, 175; 2.5x the direct kernel). Layers whose transformed weights (36 C OC
 // floats) outgrow the caches stream them from memory (7x7 512->512: 37.7 MB
 // for 49 pixels, ~50 GFLOP/s effective): winograd_worth_it (kernels.h)
 // leaves those to direct convolution.
