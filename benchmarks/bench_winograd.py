@@ -8,8 +8,8 @@ slows a run down. One-thread runs are timed on the thread's CPU-time clock
 (preemption by other processes does not count; cache pollution still does);
 two-thread runs on the wall clock. The peak is the best of many short FMA
 probes for the same reason; on a machine too busy for any probe to run
-undisturbed, --peak avx512=148,avx2=61 gives it per thread instead (the
-probe's value on this project's Xeon when idle).
+undisturbed, --peak avx512=175,avx2=95 gives it per thread instead (the
+best short probes on this project's Xeon).
 
     python benchmarks/bench_winograd.py                   # all networks
     python benchmarks/bench_winograd.py --nets resnet --threads 1,2
@@ -89,7 +89,7 @@ def main(argv=None):
     p.add_argument("--isa", default=",".join(i for i in _core.info()["isa_available"] if i != "ref"))
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--algo", default="winograd", choices=["winograd", "gemm"])
-    p.add_argument("--peak", default="", help="per-thread GFLOP/s per ISA, e.g. avx512=148,avx2=61 (else probed)")
+    p.add_argument("--peak", default="", help="per-thread GFLOP/s per ISA, e.g. avx512=175,avx2=95 (else probed)")
     args = p.parse_args(argv)
     isas = args.isa.split(",")
     threads = [int(t) for t in args.threads.split(",")]

@@ -1,6 +1,30 @@
 // Winograd F(m x m, 3 x 3) over NHWC, avx512 path: driver.inc with a
 // 12 x 32 GEMM microkernel (12 tiles x 2 vectors of output channels: 24
-// accumulators, broadcast A, vector B).
+// accumulators, broadcast A, vector B; 8 and 4 tiles for a block's last panel).
+//
+// F(4x4) rather than F(6x6), measured (both builds, 1 thread, effective
+// GFLOP/s = direct-convolution FLOPs / time, best of runs on this project's
+// shared 2-vCPU Xeon; F(4) / F(6)):
+//   resnet 56x56 64->64   408 / 293    vgg 224x224 64->64     334 / 339
+//   resnet 28x28 128->128 365 / 355    vgg 112x112 128->128   304 / 351
+//   resnet 14x14 256->256 309 /  82    vgg 28x28 512->512     247 / 205
+//   googlenet 14x14 (4a-4e) 226-263 / 132-202
+//   squeezenet 55x55, 27x27 (fire2-8) 217-280 / 220-346; a later F(4) run
+//   gave 295-356, so these are within this machine's noise of each other
+// F(6x6) does 1.27x fewer products but rounds maps up to multiples of 6
+// (14x14 computes 18x18, 7x7 12x12: 1.65x and 2.9x the work), keeps 64
+// products per tile (V and M 1.8x larger per tile) and has 2x the error
+// (max|err| / max|y| 2.7e-5 vs 1.75e-5 at C = 512, N(0,1)): it only wins on
+// 112x112-and-larger maps and by less than it loses on 14x14.
+//
+// Where the time goes (56x56 64->64, 1 thread): the 36 GEMMs run at ~160
+// GFLOP/s (the microkernel alone, data in L1: 164), the input and output
+// transforms take ~100 cycles per tile and 16 channels each (~25% of the
+// total at 64 channels, ~8% at 256), giving ~400 GFLOP/s effective (2.3x the
+// FMA probe's best, 175; 2.5x the direct kernel). Layers whose transformed weights (36 C OC
+// floats) outgrow the caches stream them from memory (7x7 512->512: 37.7 MB
+// for 49 pixels, ~50 GFLOP/s effective): winograd_worth_it (kernels.h)
+// leaves those to direct convolution.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
