@@ -16,6 +16,7 @@ downgrades protobuf below what onnx needs. The MNN converter is called as
 """
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import os
@@ -115,20 +116,20 @@ def _atomic_dir(final, build):
     return final
 
 
-class Runtime:
+class Runtime(abc.ABC):
     name = ""
 
+    @abc.abstractmethod
     def version(self):
         """The version string; raises Unavailable when not installed."""
-        raise NotImplementedError
 
     def prepare(self, onnx_path, input_shape):
         """Converts (cached) and returns what session() loads."""
         return onnx_path
 
+    @abc.abstractmethod
     def session(self, artifact, threads, input_shape):
         """Returns run(x) -> first output (float32, ONNX layout)."""
-        raise NotImplementedError
 
 
 class Cnnrt(Runtime):
