@@ -351,3 +351,25 @@ def test_duplicate_node_names():
     for k, n in enumerate(unique.graph.node):
         n.name = f"{n.name}_{k}"
     assert_close(got, run_ort(unique, {"x": x})[0])
+
+
+def test_profile_times_every_step():
+    from helpers import make_model
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 4, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Softmax", ["c"], ["y"], name="soft", axis=1)]
+    sess = cnnrt.load(make_model(nodes, {"x": x}, ["y"], {"w": w}).SerializeToString())
+    rows = sess.profile({"x": x}, runs=3)
+    ops = [r["op"] for r in rows]
+    assert "Conv" in ops and "Softmax" in ops
+    names = [r["name"] for r in rows]
+    assert "conv" in names and "soft" in names
+    assert all(r["median_ms"] >= r["min_ms"] >= 0 for r in rows)
+    assert abs(sum(r["share"] for r in rows) - 1.0) < 1e-9
+    with pytest.raises(cnnrt.InputError):
+        sess.profile({"x": x}, runs=0)
+    with pytest.raises(cnnrt.InputError):
+        sess.profile({"nope": x})

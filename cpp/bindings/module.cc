@@ -268,6 +268,31 @@ class PySession {
     return d;
   }
 
+  // Runs `runs` times and returns, per plan step, (node name, op type,
+  // [ns of each run]): the per-node profile (Session.profile in api.py).
+  py::list profile(const py::list& arrays, int runs) {
+    if (runs < 1) fail(ErrorKind::Input, "profile: runs must be >= 1, got ", runs);
+    Feeds f;
+    feeds_from(arrays, f);
+    std::shared_ptr<Plan> plan;
+    {
+      py::gil_scoped_release nogil;
+      plan = sess_->plan_for(f.feeds);
+    }
+    const size_t n_steps = plan->steps.size();
+    std::vector<int64_t> ns(n_steps * static_cast<size_t>(runs));
+    for (int r = 0; r < runs; ++r) execute(*plan, f.feeds.data(), ns.data() + static_cast<size_t>(r) * n_steps);
+    const Graph& g = sess_->graph();
+    py::list out;
+    for (size_t s = 0; s < n_steps; ++s) {
+      const Node& node = g.nodes[plan->steps[s].node];
+      py::list times;
+      for (int r = 0; r < runs; ++r) times.append(ns[static_cast<size_t>(r) * n_steps + s]);
+      out.append(py::make_tuple(node.name, node.op, times));
+    }
+    return out;
+  }
+
   size_t arena_bytes(const py::list& arrays) {
     Feeds f;
     feeds_from(arrays, f);
@@ -277,7 +302,7 @@ class PySession {
  private:
   // Allocates the outputs as numpy arrays and runs the plan into them,
   // without the GIL.
-  py::list execute(Plan& plan, const Feed* feeds) {
+  py::list execute(Plan& plan, const Feed* feeds, int64_t* step_ns = nullptr) {
     const Graph& g = sess_->graph();
     const auto& api = py::detail::npy_api::get();
     const size_t n_out = g.outputs.size();
@@ -302,7 +327,7 @@ class PySession {
     }
     {
       py::gil_scoped_release nogil;
-      sess_->run(plan, feeds, outs);
+      sess_->run(plan, feeds, outs, step_ns);
     }
     return result;
   }
@@ -352,6 +377,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("constants"), py::arg("threads"), py::arg("isa") = "", py::arg("max_plans") = 8)
       .def("run", &PySession::run)
       .def("run_dict", &PySession::run_dict)
+      .def("profile", &PySession::profile)
       .def("output_shapes", &PySession::output_shapes)
       .def("arena_bytes", &PySession::arena_bytes)
       .def("stats", &PySession::stats);

@@ -134,6 +134,27 @@ class Session:
             picked.append(results[self._output_index[name]])
         return picked
 
+    def profile(self, feeds: Dict[str, object], runs: int = 10) -> List[dict]:
+        """Runs the model ``runs`` times and times every step of its plan.
+
+        Returns one dict per step, in execution order: ``name`` (the node,
+        or the conversion the compiler inserted), ``op``, ``median_ms`` and
+        ``min_ms`` over the runs, and ``share`` (of the sum of the medians).
+        The steps are timed one by one, so their sum is a little above the
+        time of a plain run."""
+        if not isinstance(runs, int) or runs < 1:
+            raise InputError(f"model '{self._label}': profile runs must be a positive int, got {runs!r}")
+        try:
+            steps = self._core.profile(self._feeds(feeds), runs)
+        except CnnrtError as e:
+            raise _labelled(e, self._label) from None
+        rows = [{"name": n, "op": op, "median_ms": float(np.median(ns)) / 1e6, "min_ms": min(ns) / 1e6}
+                for n, op, ns in steps]
+        total = sum(r["median_ms"] for r in rows) or 1.0
+        for r in rows:
+            r["share"] = r["median_ms"] / total
+        return rows
+
     def infer(self, *arrays, **named):
         """One array per input, positionally or by name; returns the output,
         or a tuple of outputs when the model has several."""

@@ -7,6 +7,8 @@
 // at once; helpers serve whichever has unclaimed tasks and free helper slots.
 #include "core/parallel.h"
 
+#include "core/fpenv.h"
+
 #include <pthread.h>
 
 #include <algorithm>
@@ -122,6 +124,7 @@ class Pool {
   }
 
   void helper_loop() {
+    FlushDenormals::set_for_this_thread();
     uint64_t seen = 0;
     for (;;) {
       const auto start = std::chrono::steady_clock::now();

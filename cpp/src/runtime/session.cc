@@ -1,6 +1,9 @@
 #include "runtime/session.h"
 
+#include "core/fpenv.h"
+
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace cnnrt {
@@ -401,7 +404,8 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
   return plan;
 }
 
-void Session::run(Plan& plan, const Feed* feeds, void* const* outputs) const {
+void Session::run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* step_ns) const {
+  const FlushDenormals ftz;
   BufferPtr arena = plan.arena_bytes ? plan.acquire() : BufferPtr();
   uint8_t* base = arena.get();
   auto resolve = [&](const Loc& l) -> void* {
@@ -429,10 +433,21 @@ void Session::run(Plan& plan, const Feed* feeds, void* const* outputs) const {
     out = out_heap.data();
   }
   const RunCtx rc{in, out, opt_.threads};
-  for (const auto& st : plan.steps) {
-    for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
-    for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
-    st.kernel(rc);
+  if (step_ns) {
+    for (size_t s = 0; s < plan.steps.size(); ++s) {
+      const auto& st = plan.steps[s];
+      for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
+      for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
+      const auto t0 = std::chrono::steady_clock::now();
+      st.kernel(rc);
+      step_ns[s] = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+    }
+  } else {
+    for (const auto& st : plan.steps) {
+      for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
+      for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
+      st.kernel(rc);
+    }
   }
   for (size_t i = 0; i < plan.out_copy.size(); ++i) {
     if (!plan.out_copy[i]) continue;

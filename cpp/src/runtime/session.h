@@ -82,8 +82,9 @@ class Session {
   std::shared_ptr<Plan> cached_plan(const Feed* feeds, size_t n) const;
   // Runs the plan; feeds[i] is graph input i, outputs[i] points to a buffer
   // of the planned shape and dtype of graph output i. Does not touch Python;
-  // safe to call concurrently.
-  void run(Plan& plan, const Feed* feeds, void* const* outputs) const;
+  // safe to call concurrently. step_ns, when given, receives each step's
+  // wall time in nanoseconds (plan.steps.size() entries; the profiler).
+  void run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* step_ns = nullptr) const;
   size_t cached_plans() const;
   size_t constant_bytes() const;
 
