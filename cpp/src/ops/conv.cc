@@ -70,6 +70,17 @@ class ConvOp : public Op {
     depthwise_ = group_ > 1 && cg_ == 1 && oc_ == group_;
     const int64_t K = checked_mul(checked_mul(cg_, kh_), kw_);
     nhwc_ = n.i("cnnrt_layout", 0) == 1;
+    // cnnrt_concat = [channel offset, total channels] (passes/concat_in_place.py):
+    // the output is the whole channel Concat, of which this op writes its
+    // channels; input 4 holds the channels written before it.
+    const std::vector<int64_t> cc = n.ints("cnnrt_concat", {});
+    if (!cc.empty()) {
+      if (!nhwc_) c.fail("cnnrt_concat needs cnnrt_layout=1 (NHWC)");
+      if (cc.size() != 2 || cc[0] < 0 || cc[1] <= 0 || cc[0] > cc[1] || oc_ > cc[1] - cc[0])
+        c.fail("cnnrt_concat must be [offset, total] with this op's ", oc_, " channels inside, got ", shape_str(cc));
+      cat_off_ = cc[0];
+      cat_total_ = cc[1];
+    }
     if (nhwc_) {
       create_nhwc(c, w);
     } else if (w) {
@@ -147,7 +158,15 @@ class ConvOp : public Op {
     }
     std::vector<int64_t> pb, pe;
     std::vector<int64_t> out_sp = window_output(win_, {H, W}, pb, pe, ctx);
-    const Shape oshape = {N, out_sp[0], out_sp[1], oc_};
+    const bool cat = cat_total_ > 0;
+    const Shape oshape = {N, out_sp[0], out_sp[1], cat ? cat_total_ : oc_};
+    if (cat && ctx.has(3)) ctx.fail("cnnrt_concat with a fused residual");
+    if (ctx.has(4)) {
+      if (!cat) ctx.fail("input 4 (into) needs cnnrt_concat");
+      const TensorMeta& into = ctx.expect(4, DType::F32);
+      if (into.shape != oshape)
+        ctx.fail("input 4 (the channels written before) has shape ", shape_str(into.shape), ", expected ", shape_str(oshape));
+    }
     if (ctx.has(3)) {
       const TensorMeta& r = ctx.expect(3, DType::F32);
       if (r.shape != oshape) ctx.fail("fused residual has shape ", shape_str(r.shape), ", expected the output's ", shape_str(oshape), " (NHWC)");
@@ -170,7 +189,7 @@ class ConvOp : public Op {
     a.OH = out_sp[0];
     a.OW = out_sp[1];
     a.OC = oc_ / group_;
-    a.y_stride = oc_;
+    a.y_stride = cat ? cat_total_ : oc_;
     a.ep.ldr = oc_;
     a.ep.act = act_;
     a.threads = ctx.threads();
@@ -181,14 +200,19 @@ class ConvOp : public Op {
     const bool has_bias = ctx.has(2), has_res = ctx.has(3);
     const int64_t G = algo_ == NhwcAlgo::Depthwise ? 1 : group_;
     if (algo_ == NhwcAlgo::Depthwise) a.C = a.OC = oc_;
-    return [a, fn, self, has_bias, has_res, G](const RunCtx& r) {
+    const bool has_into = ctx.has(4);
+    const size_t out_bytes = static_cast<size_t>(checked_numel(oshape)) * sizeof(float);
+    const int64_t y_off = cat ? cat_off_ : 0;
+    return [a, fn, self, has_bias, has_res, G, has_into, out_bytes, y_off](const RunCtx& r) {
       const float* bias = self->bias_.empty() ? (has_bias ? r.i<float>(2) : nullptr) : self->bias_.data();
       const float* res = has_res ? r.i<float>(3) : nullptr;
+      // The planner hands the into buffer on in place; a copy only when it could not.
+      if (has_into && r.i<float>(4) != r.o<float>(0)) std::memcpy(r.o<float>(0), r.i<float>(4), out_bytes);
       const size_t per = self->packed_.size() / G;
       for (int64_t g = 0; g < G; ++g) {
         ConvNhwcArgs ga = a;
         ga.x = r.i<float>(0) + g * a.C;
-        ga.y = r.o<float>(0) + g * a.OC;
+        ga.y = r.o<float>(0) + y_off + g * a.OC;
         ga.w_packed = self->packed_.data() + g * per;
         ga.ep.bias_n = bias ? bias + g * a.OC : nullptr;
         ga.ep.residual = res ? res + g * a.OC : nullptr;
@@ -196,6 +220,8 @@ class ConvOp : public Op {
       }
     };
   }
+
+  int inplace_input() const override { return cat_total_ > 0 ? 4 : -1; }
 
   Kernel plan(PlanCtx& ctx) const override {
     if (nhwc_) return plan_nhwc(ctx);
@@ -337,6 +363,7 @@ class ConvOp : public Op {
   const KernelTable& kt_;
   int nd_ = 2;
   int64_t oc_ = 0, cg_ = 0, group_ = 1, kh_ = 1, kw_ = 1;
+  int64_t cat_off_ = 0, cat_total_ = 0;  // cnnrt_concat (0 total: a plain output)
   Window win_;
   ActParams act_;
   bool depthwise_ = false, has_w_ = false, nhwc_ = false;

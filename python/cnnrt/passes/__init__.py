@@ -9,6 +9,7 @@ from .fold_batchnorm import fold_batchnorm
 from .fuse_activation import fuse_bias, fuse_residual, fuse_activation
 from .eliminate_dead import eliminate_dead
 from .layout import layout
+from .concat_in_place import concat_in_place
 
 PIPELINE = [
     remove_identity,
@@ -20,6 +21,7 @@ PIPELINE = [
     fuse_activation,
     eliminate_dead,
     layout,
+    concat_in_place,
 ]
 
 
@@ -30,4 +32,4 @@ def run_pipeline(graph, passes=None):
 
 
 __all__ = ["PIPELINE", "run_pipeline", "remove_identity", "fold_constants", "fold_batchnorm",
-           "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead", "layout"]
+           "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead", "layout", "concat_in_place"]
