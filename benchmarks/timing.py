@@ -7,6 +7,24 @@ import time
 from typing import Callable, Dict, Optional
 
 
+def settle(max_seconds: float = 0.3, window: float = 0.005, idle_share: float = 0.2) -> float:
+    """Waits until no thread of this process burns CPU (less than
+    `idle_share` of one core over a `window`), at most `max_seconds`; returns
+    the seconds waited. onnxruntime's pool spins about 50 ms after every run
+    (measured: 0.05 s of CPU in the 0.1 s after a 2-thread SqueezeNet run on
+    an idle Xeon), so a runtime whose block starts inside that window shares
+    a core with it: cnnrt's 2-thread SqueezeNet ran 9-10 ms there and 4 ms
+    after a settle. Called between blocks, every runtime starts its block on
+    a machine as quiet as it would be in a process of its own."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < max_seconds:
+        c0, w0 = time.process_time(), time.perf_counter()
+        time.sleep(window)
+        if (time.process_time() - c0) / max(time.perf_counter() - w0, 1e-9) < idle_share:
+            break
+    return time.perf_counter() - t0
+
+
 def interleaved(fns: Dict[str, Callable[[], object]], runs: int = 50, warmup: int = 5, min_seconds: float = 0.0,
                 block: int = 5, min_seconds_each: float = 0.0, warmup_seconds: Optional[float] = None,
                 max_seconds: Optional[float] = None, min_runs: int = 3):
@@ -22,7 +40,10 @@ def interleaved(fns: Dict[str, Callable[[], object]], runs: int = 50, warmup: in
     spinning for a while after its run returns (onnxruntime's does by
     default), which would tax whichever runtime runs next on every single
     call; within a block only the first call pays it, and the median does
-    not see it. Drift on the machine still hits every runtime alike."""
+    not see it. Drift on the machine still hits every runtime alike. And
+    between blocks, `settle()` waits for the spinning to stop: blocks alone
+    did not suffice, since a block of a fast model ends well within the
+    50 ms that onnxruntime's pool spins."""
     for fn in fns.values():
         t0 = time.perf_counter()
         for _ in range(warmup):
@@ -42,6 +63,8 @@ def interleaved(fns: Dict[str, Callable[[], object]], runs: int = 50, warmup: in
 
     while not done():
         for name, fn in fns.items():
+            if len(fns) > 1:
+                settle()
             for _ in range(block):
                 t0 = time.perf_counter()
                 fn()

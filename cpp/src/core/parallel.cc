@@ -34,9 +34,9 @@ namespace cnnrt {
 namespace detail {
 namespace {
 
-// How long an idle helper spins before it sleeps: long enough to span the gap
-// between two ops of one inference, short enough that nothing burns after a
-// run returns.
+// How long an idle helper spins before it sleeps, outside an inference
+// (inside one, between begin_run and end_run, helpers do not sleep): short
+// enough that nothing burns after a run returns.
 constexpr auto kSpin = std::chrono::microseconds(100);
 constexpr int kMaxHelpers = 1023;
 
@@ -70,6 +70,22 @@ void work_on(Job& job, int tid) {
 
 class Pool {
  public:
+  // While any inference runs (Session::run, through RunScope), idle helpers
+  // keep spinning instead of sleeping, and begin_run wakes them up front: a
+  // helper that slept through a stretch of single-threaded ops had to be
+  // woken by the next parallel op, and under other load (kernel 6.18,
+  // EEVDF) that wake-up came late enough that 2 threads ran no faster than
+  // one. Outside inferences the 100 us spin limit applies as before.
+  void begin_run(int threads) {
+    grow(threads - 1);
+    if (in_run_.fetch_add(1, std::memory_order_acq_rel) == 0) {
+      std::lock_guard<std::mutex> lk(mu_);
+      gen_.fetch_add(1, std::memory_order_release);
+      if (sleepers_ > 0) cv_.notify_all();
+    }
+  }
+  void end_run() { in_run_.fetch_sub(1, std::memory_order_acq_rel); }
+
   void run(int64_t n, int threads, void (*task)(void*, int64_t, int), void* ctx) {
     auto job = std::make_shared<Job>();
     job->task = task;
@@ -131,7 +147,8 @@ class Pool {
       int k = 0;
       while (gen_.load(std::memory_order_acquire) == seen) {
         CNNRT_PAUSE();
-        if ((++k & 63) == 0 && std::chrono::steady_clock::now() - start > kSpin) {
+        if ((++k & 63) == 0 && in_run_.load(std::memory_order_relaxed) == 0 &&
+            std::chrono::steady_clock::now() - start > kSpin) {
           std::unique_lock<std::mutex> lk(mu_);
           ++sleepers_;
           cv_.wait(lk, [&] { return gen_.load(std::memory_order_acquire) != seen; });
@@ -148,6 +165,7 @@ class Pool {
   std::condition_variable cv_;
   std::vector<std::shared_ptr<Job>> active_;
   std::atomic<uint64_t> gen_{0};
+  std::atomic<int> in_run_{0};
   int sleepers_ = 0;
   std::mutex grow_mu_;
   std::atomic<int> started_{0};
@@ -183,6 +201,9 @@ Pool& pool() {
 void run_parallel(int64_t n, int threads, void (*task)(void*, int64_t, int), void* ctx) {
   pool().run(n, threads, task, ctx);
 }
+
+void begin_run(int threads) { pool().begin_run(threads); }
+void end_run() { pool().end_run(); }
 
 }  // namespace detail
 }  // namespace cnnrt

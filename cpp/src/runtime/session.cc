@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include "core/fpenv.h"
+#include "core/parallel.h"
 
 #include <algorithm>
 #include <chrono>
@@ -406,6 +407,7 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
 
 void Session::run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* step_ns) const {
   const FlushDenormals ftz;
+  const RunScope scope(opt_.threads);
   BufferPtr arena = plan.arena_bytes ? plan.acquire() : BufferPtr();
   uint8_t* base = arena.get();
   auto resolve = [&](const Loc& l) -> void* {
