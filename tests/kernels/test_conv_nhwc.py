@@ -292,3 +292,44 @@ def test_full_product_slow(isa, geom, c, oc):
         h, w_ = h + kh * d[0], w_ + kw * d[1]
         x, w = ints(rng, n, h, w_, c), ints(rng, oc, c, kh, kw)
         check_exact(isa, x, w, s, p, d, what=f"N={n} {h}x{w_}", threads=2)
+
+
+@pytest.mark.parametrize("oc", [1, 2, 6, 8, 11, 12, 13, 16, 17])
+def test_single_channel_direct(isa, oc):
+    """One input channel at W-stride 1 (LeNet's first layer) runs vectorised
+    over output pixels for OC <= 16 (12 on AVX2): widths around the vector
+    length, kernel sizes, each pad side, H stride and dilation, N = 3; OC 17
+    takes the GEMM path beside it. Exact on integers."""
+    rng = np.random.default_rng(60 + oc)
+    cases = [  # (n, h, w, (kh, kw), strides, pads (t, l, b, r), dilations)
+        (1, 32, 32, (5, 5), (1, 1), (0, 0, 0, 0), (1, 1)),
+        (1, 9, 1, (3, 1), (1, 1), (1, 0, 1, 0), (1, 1)),
+        (3, 6, 7, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),
+        (1, 5, 16, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1)),
+        (1, 4, 17, (2, 3), (2, 1), (0, 2, 1, 0), (2, 1)),
+        (2, 11, 33, (7, 7), (1, 1), (3, 3, 3, 3), (1, 1)),
+        (1, 3, 15, (1, 4), (3, 1), (0, 0, 0, 3), (1, 1)),
+        (1, 2, 5, (3, 3), (1, 1), (2, 5, 2, 5), (1, 1)),  # whole vectors in the padding
+    ]
+    for n, h, w_, (kh, kw), s, p, d in cases:
+        x = ints(rng, n, h, w_, 1)
+        w = ints(rng, oc, 1, kh, kw)
+        check_exact(isa, x, w, s, p, d, what=f"N={n} {h}x{w_} k{kh}x{kw} OC={oc}")
+
+
+@pytest.mark.parametrize("act", ["none", "relu", "sigmoid"])
+def test_single_channel_direct_epilogue_slices_threads(isa, act):
+    """The one-channel path's epilogue (bias, residual, activation), output
+    channel slice (y_stride > OC, NaN canaries kept) and threads."""
+    rng = np.random.default_rng(70)
+    n, h, w_, oc, ys, y_off = 2, 13, 21, 6, 19, 5
+    x = ints(rng, n, h, w_, 1, lim=4) / 4
+    w = ints(rng, oc, 1, 5, 5, lim=4) / 4
+    b = ints(rng, oc)
+    r = ints(rng, n, h, w_, oc)
+    for threads in (1, 2, 3):
+        y = conv(isa, x, w, pads=(2, 2, 2, 2), y_stride=ys, y_off=y_off, bias=b, residual=r, act=ACT[act],
+                 threads=threads)
+        want = np_epilogue(np_conv(x, w, pads=(2, 2, 2, 2)), b, r, act, 0, 0)
+        np.testing.assert_allclose(y[..., y_off:y_off + oc], want, rtol=1e-6, atol=1e-6, err_msg=f"threads={threads}")
+        assert np.isnan(y[..., :y_off]).all() and np.isnan(y[..., y_off + oc:]).all(), "wrote outside its slice"
