@@ -41,7 +41,10 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+# numpy's OpenBLAS pool is no runtime under test: its threads, once woken by a
+# numpy call, spin beside the runtimes (seen in perf on this machine).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
