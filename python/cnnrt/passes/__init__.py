@@ -10,10 +10,13 @@ from .fuse_activation import fuse_bias, fuse_residual, fuse_activation
 from .eliminate_dead import eliminate_dead
 from .layout import layout
 from .concat_in_place import concat_in_place
+from .cancel_transposes import cancel_transposes
+from .recognize_activations import recognize_activations
 
 PIPELINE = [
     remove_identity,
     fold_constants,
+    recognize_activations,
     eliminate_dead,
     fold_batchnorm,
     fuse_bias,
@@ -21,6 +24,7 @@ PIPELINE = [
     fuse_activation,
     eliminate_dead,
     layout,
+    cancel_transposes,
     concat_in_place,
 ]
 
@@ -32,4 +36,4 @@ def run_pipeline(graph, passes=None):
 
 
 __all__ = ["PIPELINE", "run_pipeline", "remove_identity", "fold_constants", "fold_batchnorm",
-           "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead", "layout", "concat_in_place"]
+           "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead", "layout", "cancel_transposes", "concat_in_place", "recognize_activations"]
