@@ -8,12 +8,14 @@ from .fold_constants import fold_constants
 from .fold_batchnorm import fold_batchnorm
 from .fuse_activation import fuse_bias, fuse_residual, fuse_activation
 from .eliminate_dead import eliminate_dead
+from .fold_pad import fold_pad
 from .layout import layout
 
 PIPELINE = [
     remove_identity,
     fold_constants,
     eliminate_dead,
+    fold_pad,
     fold_batchnorm,
     fuse_bias,
     fuse_residual,
@@ -30,4 +32,4 @@ def run_pipeline(graph, passes=None):
 
 
 __all__ = ["PIPELINE", "run_pipeline", "remove_identity", "fold_constants", "fold_batchnorm",
-           "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead", "layout"]
+           "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead", "fold_pad", "layout"]
