@@ -1,5 +1,5 @@
 """Cast and Where vs onnxruntime.
-Cast (opsets 7/6, 9, 13, 19 with saturate, 21): every pair of float32,
+Cast (opsets 7/6, 9, 13, 19 with saturate, 21, 23, 25, 28): every pair of float32,
 int64 and bool (fractions, negatives, large values, NaN/inf to bool), fed
 as graph inputs and folded from constants; a cast to another dtype
 (float16, int32, double, ...) raises UnsupportedOpError naming the node.
@@ -26,7 +26,7 @@ def cast_input(dtype, rng):
     return rng.random((4, 12)) > 0.5
 
 
-CAST_CASES = [(o, a, b) for o in (7, 9, 13, 19, 21) for a in DTYPES for b in DTYPES]
+CAST_CASES = [(o, a, b) for o in (7, 9, 13, 19, 21, 23, 25, 28) for a in DTYPES for b in DTYPES]
 
 
 @pytest.mark.parametrize("opset,src,dst", CAST_CASES,

@@ -1,5 +1,5 @@
-"""DepthToSpace (DCR and CRD, opsets 7/1, 11, 13) and SpaceToDepth (7, 13;
-CRD from 28 vs numpy) vs onnxruntime: block sizes 1-4, channels and sizes
+"""DepthToSpace (DCR and CRD, opsets 7/1, 11, 13, 28) and SpaceToDepth (7,
+13, 28; its CRD mode, new in 28, vs numpy) vs onnxruntime: block sizes 1-4, channels and sizes
 not multiples of the vector width, float32 (int64/bool vs onnx's reference
 evaluator), batch > 1, large
 over 2 threads; channels not divisible by blocksize^2 (or spatial dims by
@@ -33,7 +33,7 @@ def d2s_model(x, b, opset, mode=None, op="DepthToSpace"):
 
 
 D2S = [(1, (1, 3, 4, 5)), (2, (1, 8, 3, 5)), (2, (2, 12, 4, 3)), (3, (1, 18, 2, 7)), (4, (2, 16, 3, 3)), (2, (1, 4, 1, 1))]
-D2S_CASES = [(o, m, k) for o in (7, 11, 13) for m in ([None] if o < 11 else [None, "DCR", "CRD"]) for k in range(len(D2S))]
+D2S_CASES = [(o, m, k) for o in (7, 11, 13, 28) for m in ([None] if o < 11 else [None, "DCR", "CRD"]) for k in range(len(D2S))]
 
 
 @pytest.mark.parametrize("opset,mode,case", D2S_CASES, ids=[f"op{o}-{m}-{k}" for o, m, k in D2S_CASES])
@@ -55,7 +55,7 @@ def test_depth_to_space_dtypes(dtype, mode):
 S2D = [(1, (1, 3, 4, 5)), (2, (1, 3, 4, 6)), (2, (2, 5, 8, 2)), (3, (1, 2, 9, 6)), (4, (1, 1, 8, 12))]
 
 
-@pytest.mark.parametrize("opset", [7, 13])
+@pytest.mark.parametrize("opset", [7, 13, 28])
 @pytest.mark.parametrize("dtype", [np.float32, np.int64, np.bool_], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("case", range(len(S2D)))
 def test_space_to_depth(opset, dtype, case):

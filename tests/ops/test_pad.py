@@ -1,5 +1,6 @@
 """Pad vs onnxruntime: modes constant/reflect/edge/wrap, pads as attributes
-(opset 7/2-10 form) and as an input (11, 13, 18 with axes, 19 with wrap, 21),
+(opset 7/2-10 form) and as an input (11, 13, 18 with axes, 19 with wrap, 21,
+23, 25),
 constant_value as a constant or a run-time input, negative pads (cropping),
 negative axes, float32/int64/bool data, large feature maps over 2 threads;
 a bad mode or bad pads raise ModelLoadError naming the node."""
@@ -50,7 +51,7 @@ def pad_model(x, pads, mode, opset, value=None, axes=None, value_input=False):
 
 
 # wrap exists from opset 19; onnxruntime takes negative pads from opset 11.
-MODE_CASES = [(o, m, p) for o in [7, 11, 13, 18, 19, 21] for m in MODES for p in PADS
+MODE_CASES = [(o, m, p) for o in [7, 11, 13, 18, 19, 21, 23, 25] for m in MODES for p in PADS
               if not (m == "wrap" and o < 19) and not (p.startswith("crop") and o < 11)]
 
 

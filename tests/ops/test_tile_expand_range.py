@@ -5,7 +5,7 @@ threads; a negative repeat or a wrong count raises ModelLoadError.
 Expand (8, 13): broadcasting both ways (shape smaller than the input's rank,
 size-1 dims in either), inner and outer broadcast, dtypes, large over 2
 threads; an incompatible shape raises ModelLoadError.
-Range (11): int64 and float32, positive/negative/fractional deltas, empty
+Range (11, 27): int64 and float32, positive/negative/fractional deltas, empty
 results; delta 0 raises ModelLoadError; Range or Expand asked for 1e12
 elements raises ModelLoadError at planning, before any allocation."""
 import numpy as np
@@ -108,25 +108,26 @@ def test_expand_absurd_size():
     assert_load_error(model, feeds, "expand", "limit")
 
 
-def range_model(start, limit, delta, as_inputs=False):
+def range_model(start, limit, delta, as_inputs=False, opset=11):
     vals = {"s": start, "l": limit, "d": delta}
     node = helper.make_node("Range", ["s", "l", "d"], ["y"], name="range")
     if as_inputs:
-        return make_model([node], vals, ["y"], opset=11), vals
+        return make_model([node], vals, ["y"], opset=opset), vals
     # Range feeding an Add with a graph input keeps it from being the whole graph.
     add = helper.make_node("Add", ["y", "z"], ["out"], name="add")
     z = np.zeros((1,), np.asarray(start).dtype)
-    return make_model([node, add], {"z": z}, ["out"], vals, opset=11), {"z": z}
+    return make_model([node, add], {"z": z}, ["out"], vals, opset=opset), {"z": z}
 
 
 RANGES = [(0, 10, 1), (3, 17, 4), (10, 0, -3), (-5, 5, 2), (5, 5, 1), (5, 0, 1), (0, 1, 3)]
 
 
+@pytest.mark.parametrize("opset", [11, 27])
 @pytest.mark.parametrize("dtype", [np.float32, np.int64], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("case", RANGES, ids=str)
-def test_range(dtype, case):
+def test_range(opset, dtype, case):
     start, limit, delta = (np.array(v, dtype) for v in case)
-    model, feeds = range_model(start, limit, delta)
+    model, feeds = range_model(start, limit, delta, opset=opset)
     check_model(model, feeds)
 
 
