@@ -149,6 +149,22 @@ def test_constant_operands_are_permuted(op, shape, isa):
     check_model(model, {"x": rand(rng, 2, 3, 5, 5)}, isa=isa)
 
 
+@pytest.mark.parametrize("op", ["Min", "Max", "Mean", "Pow"])
+@pytest.mark.parametrize("shape", [(), (1, 7, 1, 1), (7, 1, 1), (1, 7, 5, 5)])
+def test_variadic_and_pow_follow_the_region(op, shape, isa):
+    """Min/Max/Mean/Pow with a constant operand run NHWC between two
+    convolutions (ReLU6 exported as Max(x, 0) then Min(x, 6))."""
+    rng = np.random.default_rng(5)
+    k = np.abs(rand(rng, *shape)) + (1.0 if op == "Pow" else 0.0)
+    nodes = [conv("c1", "x", "a", "w"), helper.make_node("Relu", ["a"], ["ar"], name="relu"),
+             helper.make_node(op, ["ar", "k"], ["e"], name="elt"), conv("c2", "e", "y", "w2")]
+    model = make_model(nodes, {"x": np.zeros((2, 3, 5, 5), np.float32)}, ["y"],
+                       {"w": weights(rng, 7, 3, 1), "w2": weights(rng, 4, 7, 1), "k": np.asarray(k, np.float32)})
+    g = lay(model)
+    assert ops(g).count("Transpose") == 2, ops(g)
+    check_model(model, {"x": rand(rng, 2, 3, 5, 5)}, isa=isa)
+
+
 def test_prelu_slope_is_permuted(isa):
     rng = np.random.default_rng(5)
     nodes = [conv("c1", "x", "a", "w"), helper.make_node("PRelu", ["a", "slope"], ["y"], name="prelu")]

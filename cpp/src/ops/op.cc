@@ -20,7 +20,10 @@ const Tensor& PlanCtx::value(int i, const char* what) const {
 void PlanCtx::set_out(int i, DType dtype, Shape shape) {
   for (int64_t d : shape)
     if (d < 0) fail("computed a negative output dimension: ", shape_str(shape));
-  checked_numel(shape);
+  const int64_t n = checked_numel(shape);
+  if (n > kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)))
+    fail("output ", i, " of shape ", shape_str(shape), " (", n, " elements of ", dtype_name(dtype), ") is larger than cnnrt's ",
+         kMaxTensorBytes >> 30, " GiB tensor limit");
   out_.at(i).dtype = dtype;
   out_.at(i).shape = std::move(shape);
 }
@@ -55,6 +58,14 @@ void CreateCtx::take(int i) {
 int64_t normalize_axis(int64_t axis, int64_t rank, const PlanCtx& ctx, const char* what) {
   if (axis < -rank || axis >= (rank == 0 ? 1 : rank)) ctx.fail(what, " ", axis, " is out of range for rank ", rank);
   return axis < 0 ? axis + rank : axis;
+}
+
+std::vector<int64_t> plan_ints(const PlanCtx& ctx, int i, const char* what) {
+  const Tensor& t = ctx.value(i, what);
+  if (t.dtype != DType::I64) ctx.fail("input ", i, " (", what, ") has dtype ", dtype_name(t.dtype), ", expected int64");
+  if (t.shape.size() > 1) ctx.fail("input ", i, " (", what, ") must be 1-D, got shape ", shape_str(t.shape));
+  const int64_t n = t.numel();
+  return std::vector<int64_t>(t.ptr<int64_t>(), t.ptr<int64_t>() + n);
 }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const PlanCtx& ctx) {

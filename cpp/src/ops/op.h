@@ -63,6 +63,11 @@ class PlanCtx {
   [[noreturn]] void fail(Args&&... args) const {
     ::cnnrt::fail(ErrorKind::ModelLoad, node_.where(), ": ", std::forward<Args>(args)...);
   }
+  // A limit of cnnrt's scope met while planning (UnsupportedOpError).
+  template <class... Args>
+  [[noreturn]] void unsupported(Args&&... args) const {
+    ::cnnrt::fail(ErrorKind::Unsupported, node_.where(), ": ", std::forward<Args>(args)...);
+  }
   // Checks input i is present with the given dtype and rank range.
   const TensorMeta& expect(int i, DType dtype, int min_rank = 0, int max_rank = 64) const;
 
@@ -129,5 +134,14 @@ bool register_op(const char* op_type, OpFactory factory);
 int64_t normalize_axis(int64_t axis, int64_t rank, const PlanCtx& ctx, const char* what = "axis");
 // numpy-style broadcast of two shapes; fails with the node name.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const PlanCtx& ctx);
+// Plan-time int64 list from input i (a 0-D or 1-D int64 tensor known when the
+// plan is built), or a ModelLoadError naming the node and input.
+std::vector<int64_t> plan_ints(const PlanCtx& ctx, int i, const char* what);
+// No tensor may be larger than this (a hostile or broken graph asking for
+// 1e12 elements gets a ModelLoadError at planning, never an allocation).
+constexpr int64_t kMaxTensorBytes = int64_t(1) << 36;  // 64 GiB
+// Kernel moving the elements of a tensor of `shape` into the order `perm`
+// (Transpose's tiled kernel; perm is checked by the caller).
+Kernel transpose_kernel(const Shape& shape, DType dtype, const std::vector<int64_t>& perm, const PlanCtx& ctx);
 
 }  // namespace cnnrt

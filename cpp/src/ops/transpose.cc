@@ -233,6 +233,74 @@ void run_transpose(const TransposePlan& p, int kb, const void* in, void* out, in
     copy_tiles<E>(p, kb, i, o, threads);
 }
 
+}  // namespace
+
+Kernel transpose_kernel(const Shape& shape, DType dtype, const std::vector<int64_t>& perm, const PlanCtx& ctx) {
+  const int r = static_cast<int>(shape.size());
+  TransposePlan p;
+  p.numel = checked_numel(shape);
+  p.esize = dtype_size(dtype);
+  const size_t bytes = static_cast<size_t>(p.numel) * p.esize;
+  if (p.numel == 0) return [](const RunCtx&) {};
+  // Input strides, then keep only dims of size > 1, in output order, merging
+  // an output dim into the one before it when they are contiguous in the input.
+  std::vector<int64_t> istr(r, 1);
+  for (int k = r - 2; k >= 0; --k) istr[k] = istr[k + 1] * shape[k + 1];
+  std::vector<int64_t> dims, strides;
+  for (int k = 0; k < r; ++k) {
+    const int64_t d = perm[k];
+    if (shape[d] == 1) continue;
+    if (!strides.empty() && strides.back() == istr[d] * shape[d]) {
+      dims.back() *= shape[d];
+      strides.back() = istr[d];
+    } else {
+      dims.push_back(shape[d]);
+      strides.push_back(istr[d]);
+    }
+  }
+  p.m = static_cast<int>(dims.size());
+  if (p.m <= 1) {  // the permutation only moves dims of size 1: a plain copy
+    return [bytes](const RunCtx& rc) {
+      if (rc.out[0] != rc.in[0]) std::memcpy(rc.out[0], rc.in[0], bytes);
+    };
+  }
+  if (p.m > kMaxDims) ctx.fail("rank ", p.m, " after merging dimensions is more than ", kMaxDims);
+  int64_t acc = 1;
+  for (int k = p.m - 1; k >= 0; --k) {
+    p.size[k] = dims[k];
+    p.istride[k] = strides[k];
+    p.ostride[k] = acc;
+    acc *= dims[k];
+  }
+  int kb = -1;  // output dim that is the input's contiguous one, if it moved
+  if (p.istride[p.m - 1] != 1)
+    for (int k = 0; k < p.m; ++k)
+      if (p.istride[k] == 1) kb = k;
+  const size_t es = p.esize;
+  // A batch of 2-D transposes of 4-byte elements with a narrow side.
+  Narrow2D b2;
+  if (es == 4 && p.m == 2 && kb == 0) {
+    b2 = {1, p.size[1], p.size[0]};
+  } else if (es == 4 && p.m == 3 && kb == 1 && p.istride[0] == p.size[1] * p.size[2]) {
+    b2 = {p.size[0], p.size[2], p.size[1]};
+  }
+  if (b2.batch > 0 && (b2.A <= 4 || b2.B <= 4)) {
+    return [b2](const RunCtx& rc) {
+      run_narrow_2d(b2, static_cast<const float*>(rc.in[0]), static_cast<float*>(rc.out[0]), rc.threads);
+    };
+  }
+  return [p, kb, es](const RunCtx& rc) {
+    switch (es) {
+      case 1: run_transpose<1>(p, kb, rc.in[0], rc.out[0], rc.threads); break;
+      case 2: run_transpose<2>(p, kb, rc.in[0], rc.out[0], rc.threads); break;
+      case 4: run_transpose<4>(p, kb, rc.in[0], rc.out[0], rc.threads); break;
+      default: run_transpose<8>(p, kb, rc.in[0], rc.out[0], rc.threads); break;
+    }
+  };
+}
+
+namespace {
+
 class TransposeOp : public Op {
  public:
   TransposeOp(bool has_perm, std::vector<int64_t> perm) : has_perm_(has_perm), perm_(std::move(perm)) {}
@@ -256,66 +324,7 @@ class TransposeOp : public Op {
     for (int k = 0; k < r; ++k) out[k] = x.shape[perm[k]];
     ctx.set_out(0, x.dtype, out);
 
-    TransposePlan p;
-    p.numel = x.numel();
-    p.esize = dtype_size(x.dtype);
-    const size_t bytes = static_cast<size_t>(p.numel) * p.esize;
-    if (p.numel == 0) return [](const RunCtx&) {};
-    // Input strides, then keep only dims of size > 1, in output order, merging
-    // an output dim into the one before it when they are contiguous in the input.
-    std::vector<int64_t> istr(r, 1);
-    for (int k = r - 2; k >= 0; --k) istr[k] = istr[k + 1] * x.shape[k + 1];
-    std::vector<int64_t> dims, strides;
-    for (int k = 0; k < r; ++k) {
-      const int64_t d = perm[k];
-      if (x.shape[d] == 1) continue;
-      if (!strides.empty() && strides.back() == istr[d] * x.shape[d]) {
-        dims.back() *= x.shape[d];
-        strides.back() = istr[d];
-      } else {
-        dims.push_back(x.shape[d]);
-        strides.push_back(istr[d]);
-      }
-    }
-    p.m = static_cast<int>(dims.size());
-    if (p.m <= 1) {  // the permutation only moves dims of size 1: a plain copy
-      return [bytes](const RunCtx& rc) {
-        if (rc.out[0] != rc.in[0]) std::memcpy(rc.out[0], rc.in[0], bytes);
-      };
-    }
-    if (p.m > kMaxDims) ctx.fail("rank ", p.m, " after merging dimensions is more than ", kMaxDims);
-    int64_t acc = 1;
-    for (int k = p.m - 1; k >= 0; --k) {
-      p.size[k] = dims[k];
-      p.istride[k] = strides[k];
-      p.ostride[k] = acc;
-      acc *= dims[k];
-    }
-    int kb = -1;  // output dim that is the input's contiguous one, if it moved
-    if (p.istride[p.m - 1] != 1)
-      for (int k = 0; k < p.m; ++k)
-        if (p.istride[k] == 1) kb = k;
-    const size_t es = p.esize;
-    // A batch of 2-D transposes of 4-byte elements with a narrow side.
-    Narrow2D b2;
-    if (es == 4 && p.m == 2 && kb == 0) {
-      b2 = {1, p.size[1], p.size[0]};
-    } else if (es == 4 && p.m == 3 && kb == 1 && p.istride[0] == p.size[1] * p.size[2]) {
-      b2 = {p.size[0], p.size[2], p.size[1]};
-    }
-    if (b2.batch > 0 && (b2.A <= 4 || b2.B <= 4)) {
-      return [b2](const RunCtx& rc) {
-        run_narrow_2d(b2, static_cast<const float*>(rc.in[0]), static_cast<float*>(rc.out[0]), rc.threads);
-      };
-    }
-    return [p, kb, es](const RunCtx& rc) {
-      switch (es) {
-        case 1: run_transpose<1>(p, kb, rc.in[0], rc.out[0], rc.threads); break;
-        case 2: run_transpose<2>(p, kb, rc.in[0], rc.out[0], rc.threads); break;
-        case 4: run_transpose<4>(p, kb, rc.in[0], rc.out[0], rc.threads); break;
-        default: run_transpose<8>(p, kb, rc.in[0], rc.out[0], rc.threads); break;
-      }
-    };
+    return transpose_kernel(x.shape, x.dtype, perm, ctx);
   }
 
  private:

@@ -8,6 +8,18 @@ input, opset-specific defaults) is turned into the one form it reads:
 - Squeeze/Unsqueeze before 13: `axes` attribute (from 13: input);
 - ConstantOfShape: `value` (one number) and `dtype` from the value tensor;
 - BatchNormalization: refuses spatial=0 and training mode;
+- Pad before 11: `pads`, `value` (default 0.0) and `mode` attributes, which the
+  runtime reads as they are (from 11: inputs pads, constant_value and, from
+  18, axes);
+- Slice before 10: `starts`/`ends`/`axes` attributes (from 10: inputs, with
+  steps);
+- Split before 13: `split` attribute (from 13: input; 18 adds num_outputs);
+- Cast: `to` as is; opset 19's `saturate` and 24's `round_mode` (float8
+  targets only, which cnnrt refuses anyway) are dropped;
+- Range (27): `stash_type` dropped (cnnrt computes float32 ranges in float
+  with the length in double, int64 exactly);
+- DepthToSpace/SpaceToDepth: `mode` defaults to DCR (DepthToSpace has CRD from
+  opset 11, SpaceToDepth from 28; before, DCR only).
 """
 from __future__ import annotations
 
@@ -86,6 +98,15 @@ def normalize_node(proto: onnx.NodeProto, node: Node, opset: int, where: str) ->
         # Extra outputs (running/saved statistics) exist only in training.
         if any(o for o in node.outputs[1:]):
             node.outputs = node.outputs[:1] + ["" for _ in node.outputs[1:]]
+    elif op == "Pad" and opset < 11:
+        attrs["value"] = float(attrs.get("value", 0.0))
+    elif op == "Cast":
+        attrs.pop("saturate", None)
+        attrs.pop("round_mode", None)
+    elif op == "Range":
+        attrs.pop("stash_type", None)
+    elif op in ("DepthToSpace", "SpaceToDepth"):
+        attrs.setdefault("mode", "DCR")
     elif op == "Dropout":
         attrs.pop("is_test", None)
         attrs.pop("seed", None)

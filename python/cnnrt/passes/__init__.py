@@ -8,6 +8,7 @@ from .fold_constants import fold_constants
 from .fold_batchnorm import fold_batchnorm
 from .fuse_activation import fuse_bias, fuse_residual, fuse_activation
 from .eliminate_dead import eliminate_dead
+from .fold_pad import fold_pad
 from .layout import layout
 from .concat_in_place import concat_in_place
 from .cancel_transposes import cancel_transposes
@@ -18,6 +19,7 @@ PIPELINE = [
     fold_constants,
     recognize_activations,
     eliminate_dead,
+    fold_pad,
     fold_batchnorm,
     fuse_bias,
     fuse_residual,
@@ -36,4 +38,5 @@ def run_pipeline(graph, passes=None):
 
 
 __all__ = ["PIPELINE", "run_pipeline", "remove_identity", "fold_constants", "fold_batchnorm",
-           "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead", "layout", "cancel_transposes", "concat_in_place", "recognize_activations"]
+           "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead", "fold_pad", "layout",
+           "cancel_transposes", "concat_in_place", "recognize_activations"]

@@ -10,7 +10,8 @@ and places the conversions once, at the edges of the NHWC regions:
   rank-4 input;
 - layout-agnostic ops follow their inputs: unary activations (and PRelu
   with a constant slope, permuted), Identity/Dropout, the per-channel ops
-  with an NHWC form (unfused BatchNormalization, LRN), Add/Sub/Mul/Div/Sum
+  with an NHWC form (unfused BatchNormalization, LRN), Add/Sub/Mul/Div/Sum/
+  Min/Max/Mean/Pow (ReLU6 exported as Max then Min stays in the region)
   whose operands are NHWC or constants (permuted to match; scalars as they
   are), Concat (its axis is remapped, e.g. channels 1 -> 3). A rank-4
   non-constant NCHW operand of such an op is converted to NHWC;
@@ -46,7 +47,7 @@ NHWC = 1  # value of the cnnrt_layout attribute
 
 UNARY = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Identity",
          "Dropout"}
-BINARY = {"Add", "Sub", "Mul", "Div", "Sum", "PRelu"}
+BINARY = {"Add", "Sub", "Mul", "Div", "Sum", "PRelu", "Min", "Max", "Mean", "Pow"}
 # Per-channel ops with an NHWC form (cnnrt_layout = 1) that follow their input.
 CHANNEL_OPS = {"BatchNormalization", "LRN"}
 
