@@ -6,7 +6,8 @@
 // the `axes` attribute (before opset 13 for ReduceSum, 18 for the others) or
 // as input 1, an int64 1-D tensor whose value must be known at plan time.
 // No axes (or an empty list) reduces every axis, or, with
-// noop_with_empty_axes = 1, copies the input.
+// noop_with_empty_axes = 1, none (each element is mapped on its own:
+// ReduceSumSquare squares, ReduceL1 takes |x|, ...).
 //
 // Float32 for all; int64 for Sum/Max/Min/Prod; bool for Max/Min. An empty
 // reduction gives the identity: 0 (Sum, L1, L2, SumSquare), 1 (Prod),
@@ -271,16 +272,12 @@ class ReduceOp : public Op {
       axes.assign(t.ptr<int64_t>(), t.ptr<int64_t>() + t.numel());
     }
     std::vector<char> red(r, 0);
-    if (axes.empty()) {
-      if (noop_) {  // identity
-        ctx.set_out(0, x.dtype, x.shape);
-        const size_t bytes = static_cast<size_t>(x.numel()) * dtype_size(x.dtype);
-        return [bytes](const RunCtx& rc) {
-          if (bytes && rc.out[0] != rc.in[0]) std::memcpy(rc.out[0], rc.in[0], bytes);
-        };
-      }
+    // Empty axes with noop_with_empty_axes = 1 reduce nothing, but each
+    // element still goes through the op's map and finish (ReduceSumSquare
+    // squares, ReduceL1 takes |x|, ReduceLogSum the log), as onnx and
+    // onnxruntime define it.
+    if (axes.empty() && !noop_)
       for (int64_t k = 0; k < r; ++k) red[k] = 1;
-    }
     for (int64_t a : axes) {
       if (a < -r || a >= r) ctx.fail("axis ", a, " in axes ", ints_str(axes), " is out of range for input rank ", r,
                                      " (shape ", shape_str(x.shape), ")");
