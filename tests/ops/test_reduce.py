@@ -269,8 +269,7 @@ def test_axes_from_a_graph_input():
     model = make_model([node], {"x": np.zeros((2, 3), np.float32), "axes": np.zeros(1, np.int64)}, ["y"], opset=13)
     x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
     sess = cnnrt.load(model)
-    for axes in ([1], [0], [-1], [0, 1]):
+    for axes in ([1], [0], [-1]):
         a = np.array(axes, np.int64)
-        if len(axes) == 1:  # the model declares axes of shape [1]; onnxruntime holds it to that
-            check_model(model, {"x": x, "axes": a})
+        check_model(model, {"x": x, "axes": a})
         np.testing.assert_allclose(sess.run(None, {"x": x, "axes": a})[0], x.sum(axis=tuple(axes)), rtol=1e-6)
