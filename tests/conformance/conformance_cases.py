@@ -36,7 +36,10 @@ OP_SET = (
     "HardSigmoid HardSwish Clip Softmax LogSoftmax BatchNormalization LRN Gemm MatMul Flatten Reshape Transpose "
     "Concat Add Sub Mul Div Sum Dropout Identity Constant ConstantOfShape Shape Gather Unsqueeze Squeeze "
     "Pad Slice Split Tile Expand Range Cast Where Equal Greater Less GreaterOrEqual LessOrEqual Not And Or Xor "
-    "Min Max Mean Pow DepthToSpace SpaceToDepth"
+    "Min Max Mean Pow DepthToSpace SpaceToDepth "
+    "Sqrt Exp Log Abs Neg Reciprocal Floor Ceil Round Sign Erf Gelu Mish Softplus Softsign Celu ThresholdedRelu "
+    "ReduceMean ReduceMax ReduceMin ReduceSum ReduceProd ReduceL1 ReduceL2 ReduceSumSquare ReduceLogSum "
+    "ReduceLogSumExp ArgMax ArgMin TopK LpNormalization"
 ).split()
 
 DATA_KINDS = ("pytorch-converted", "pytorch-operator", "simple")

@@ -13,11 +13,21 @@ namespace cnnrt {
 enum class Isa : int { Ref = 0, Avx2 = 1, Avx512 = 2 };
 const char* isa_name(Isa isa);
 
-enum class Act : int32_t { None = 0, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Elu, Selu, Silu };
-constexpr int kActLast = static_cast<int>(Act::Silu);
+// Element-wise float kinds: the activations a Conv/Gemm epilogue may apply
+// (None .. ThresholdedRelu) and the unary math ops that share their loops.
+// Codes are part of the lowered graph (cnnrt_act): append only.
+enum class Act : int32_t {
+  None = 0, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Elu, Selu, Silu,
+  Gelu, GeluTanh, Mish, Softplus, Softsign, Celu, ThresholdedRelu,
+  Erf, Exp, Log, Sqrt, Abs, Neg, Reciprocal, Floor, Ceil, Round, Sign
+};
+constexpr int kActLast = static_cast<int>(Act::Sign);
 
 // LeakyRelu: a = alpha. Clip: a = min, b = max. HardSigmoid: a = alpha, b = beta.
 // Elu: a = alpha. Selu: a = alpha, b = gamma. Silu: x * sigmoid(x) (SiLU/Swish).
+// Gelu: 0.5 x (1 + erf(x / sqrt 2)); GeluTanh: Gelu's approximate='tanh' form.
+// Mish: x tanh(softplus(x)). Celu: a = alpha. ThresholdedRelu: a = alpha.
+// Round: half to even. Sign: -1, 0 or 1 (NaN stays NaN).
 struct ActParams {
   Act kind = Act::None;
   float a = 0.f, b = 0.f;
@@ -115,6 +125,10 @@ struct PoolNhwcArgs {
   int threads = 1;
 };
 
+// Reductions of float rows (ReduceSum/Mean/L1/L2/SumSquare/Prod/Max/Min/
+// LogSum/LogSumExp). SumExp sums exp(x - m): LogSumExp's second pass.
+enum class RedKind : int32_t { Sum = 0, SumAbs, SumSquare, Prod, Max, Min, SumExp };
+
 enum class BinOp : int32_t { Add = 0, Sub, Mul, Div, PRelu };
 // y[i] = a[i] op b[i] (mode 0), a[i] op b[0] (mode 1), a[0] op b[i] (mode 2)
 enum class BinMode : int32_t { VV = 0, VS = 1, SV = 2 };
@@ -135,6 +149,12 @@ struct KernelTable {
   void (*act)(float* y, const float* x, int64_t n, const ActParams& p) = nullptr;
   void (*binary)(BinOp op, BinMode mode, float* y, const float* a, const float* b, int64_t n) = nullptr;
   void (*dwconv)(const DwConvArgs& args) = nullptr;
+  // Reductions: reduce_row folds one contiguous row of n floats into one
+  // value (init: Sum 0, Prod 1, Max -inf, Min +inf; NaN propagates through
+  // Max/Min; m is SumExp's shift); reduce_acc folds a row into n
+  // accumulators, acc[j] = acc[j] (op) f(x[j]) (m: SumExp's shifts, one per j).
+  float (*reduce_row)(RedKind kind, const float* x, int64_t n, float m) = nullptr;
+  void (*reduce_acc)(RedKind kind, float* acc, const float* x, int64_t n, const float* m) = nullptr;
 
   // NHWC convolution by (indirect) GEMM: any KH/KW/stride/dilation/padding.
   size_t (*conv_packed_size)(int64_t OC, int64_t C, int64_t KH, int64_t KW) = nullptr;

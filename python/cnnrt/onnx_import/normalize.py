@@ -20,6 +20,16 @@ input, opset-specific defaults) is turned into the one form it reads:
   with the length in double, int64 exactly);
 - DepthToSpace/SpaceToDepth: `mode` defaults to DCR (DepthToSpace has CRD from
   opset 11, SpaceToDepth from 28; before, DCR only).
+- Reduce*: `keepdims` (default 1) and `noop_with_empty_axes` (0 where the
+  opset has no such attribute) always set; axes stay the `axes` attribute
+  before opset 13 (ReduceSum) / 18 (the others) and input 1 from then on
+  (an `axes` attribute there is refused: the op no longer has one);
+- ArgMax/ArgMin: `axis` (0), `keepdims` (1), `select_last_index` (0 before
+  opset 12);
+- TopK: before opset 10 `k` is an attribute (required), from 10 input 1;
+  `axis` (-1), `largest` and `sorted` (1; attributes from opset 11);
+- Gelu: `approximate` ('none'); Celu, ThresholdedRelu: `alpha` (1.0);
+- LpNormalization: `axis` (-1), `p` (2).
 """
 from __future__ import annotations
 
@@ -27,11 +37,17 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ..errors import UnsupportedOpError
+from ..errors import ModelLoadError, UnsupportedOpError
 from ..ir import Node
 
 SUPPORTED_DTYPES = {np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_)}
 _AT = onnx.AttributeProto
+
+# The opset from which each Reduce op reads its axes from input 1.
+REDUCE_AXES_INPUT_FROM = {
+    "ReduceSum": 13, "ReduceMean": 18, "ReduceMax": 18, "ReduceMin": 18, "ReduceProd": 18, "ReduceL1": 18,
+    "ReduceL2": 18, "ReduceSumSquare": 18, "ReduceLogSum": 18, "ReduceLogSumExp": 18,
+}
 
 
 def _attr_value(a: onnx.AttributeProto, where: str):
@@ -107,6 +123,43 @@ def normalize_node(proto: onnx.NodeProto, node: Node, opset: int, where: str) ->
         attrs.pop("stash_type", None)
     elif op in ("DepthToSpace", "SpaceToDepth"):
         attrs.setdefault("mode", "DCR")
+    elif op in REDUCE_AXES_INPUT_FROM:
+        attrs.setdefault("keepdims", 1)
+        if opset < REDUCE_AXES_INPUT_FROM[op]:
+            attrs.pop("noop_with_empty_axes", None)
+            attrs["noop_with_empty_axes"] = 0
+            if len(node.inputs) > 1 and node.inputs[1]:
+                raise ModelLoadError(f"{where}: {op} before opset {REDUCE_AXES_INPUT_FROM[op]} takes axes "
+                                     f"as an attribute, not as input 1")
+        else:
+            attrs.setdefault("noop_with_empty_axes", 0)
+            if "axes" in attrs:
+                raise ModelLoadError(f"{where}: {op} from opset {REDUCE_AXES_INPUT_FROM[op]} takes axes as "
+                                     f"input 1, not as an attribute")
+    elif op in ("ArgMax", "ArgMin"):
+        attrs.setdefault("axis", 0)
+        attrs.setdefault("keepdims", 1)
+        if opset < 12:
+            attrs["select_last_index"] = 0
+        attrs.setdefault("select_last_index", 0)
+    elif op == "TopK":
+        attrs.setdefault("axis", -1)
+        if opset < 10:
+            if "k" not in attrs:
+                raise ModelLoadError(f"{where}: TopK before opset 10 needs the 'k' attribute")
+        elif "k" in attrs:
+            raise ModelLoadError(f"{where}: TopK from opset 10 takes k as input 1, not as an attribute")
+        if opset < 11:
+            attrs["largest"], attrs["sorted"] = 1, 1
+        attrs.setdefault("largest", 1)
+        attrs.setdefault("sorted", 1)
+    elif op == "Gelu":
+        attrs.setdefault("approximate", "none")
+    elif op in ("Celu", "ThresholdedRelu"):
+        attrs.setdefault("alpha", 1.0)
+    elif op == "LpNormalization":
+        attrs.setdefault("axis", -1)
+        attrs.setdefault("p", 2)
     elif op == "Dropout":
         attrs.pop("is_test", None)
         attrs.pop("seed", None)

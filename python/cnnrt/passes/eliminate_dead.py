@@ -1,10 +1,14 @@
 """Nodes none of whose outputs reach a graph output are dropped; outputs
 nobody reads are marked unrequested (""), except output 0; constants nobody
 reads (weights a BatchNorm fold replaced, initializers an exporter left
-behind) are dropped, so they are not handed to the runtime."""
+behind) are dropped, so they are not handed to the runtime. TopK keeps its
+Indices output even when nobody reads it: the runtime sorts in it."""
 from __future__ import annotations
 
 from ..ir import Graph
+
+# Ops whose every output the runtime writes (its working storage).
+KEEP_OUTPUTS = {"TopK"}
 
 
 def eliminate_dead(graph: Graph) -> Graph:
@@ -19,7 +23,7 @@ def eliminate_dead(graph: Graph) -> Graph:
     used = {i for n in keep for i in n.inputs if i} | graph.output_names()
     changed = len(keep) != len(graph.nodes) or any(k not in used for k in graph.consts)
     for n in keep:
-        outs = [o if (k == 0 or o in live) else "" for k, o in enumerate(n.outputs)]
+        outs = [o if (k == 0 or o in live or n.op in KEEP_OUTPUTS) else "" for k, o in enumerate(n.outputs)]
         if outs != n.outputs:
             changed = True
             n = n.__class__(n.op, n.name, list(n.inputs), outs, dict(n.attrs))

@@ -4,7 +4,9 @@ the output tile is still in cache):
 - fuse_residual: Conv followed by Add/Sum(conv, other) of the same shape ->
   Conv with a residual input (ResNet's shortcut);
 - fuse_activation: Relu, LeakyRelu, Clip (constant bounds), Sigmoid, Tanh,
-  HardSigmoid, HardSwish, Elu, Selu after them -> cnnrt_act attributes; and
+  HardSigmoid, HardSwish, Elu, Selu, Gelu (both forms), Mish, Softplus,
+  Softsign, Celu, ThresholdedRelu after them -> cnnrt_act attributes (the
+  epilogues apply these through the same act loops as the standalone op); and
   SiLU as exporters spell it, Mul(t, Sigmoid(t)) (EfficientNet's activation),
   when t feeds only that Sigmoid and that Mul.
 Each needs the producer's output to have a single consumer and not to be a
@@ -17,8 +19,17 @@ from ..ir import Graph, Node
 
 # Values match cnnrt::Act in cpp/src/kernels/kernels.h.
 ACT_CODES = {"Relu": 1, "LeakyRelu": 2, "Clip": 3, "Sigmoid": 4, "Tanh": 5, "HardSigmoid": 6,
-             "HardSwish": 7, "Elu": 8, "Selu": 9}
+             "HardSwish": 7, "Elu": 8, "Selu": 9, "Gelu": 11, "Mish": 13, "Softplus": 14, "Softsign": 15,
+             "Celu": 16, "ThresholdedRelu": 17}
 SILU = 10
+GELU_TANH = 12  # Gelu with approximate='tanh'
+
+
+def _act_code(node: Node):
+    if node.op == "Gelu":
+        approx = node.attrs.get("approximate", "none")
+        return {"none": ACT_CODES["Gelu"], "tanh": GELU_TANH}.get(approx)
+    return ACT_CODES[node.op]
 
 
 def _single_use(graph, consumers, outs, name):
@@ -47,6 +58,8 @@ def _act_params(node: Node, consts):
         return float(a.get("alpha", 1.0)), 0.0
     if op == "Selu":
         return float(a.get("alpha", 1.6732632423543772)), float(a.get("gamma", 1.0507009873554805))
+    if op in ("Celu", "ThresholdedRelu"):
+        return float(a.get("alpha", 1.0)), 0.0
     return 0.0, 0.0
 
 
@@ -94,10 +107,11 @@ def fuse_activation(graph: Graph) -> Graph:
         if "cnnrt_act" in prod.attrs or not _single_use(graph, consumers, outs, act.inputs[0]):
             continue
         params = _act_params(act, graph.consts)
-        if params is None:
+        code = _act_code(act)
+        if params is None or code is None:
             continue
         attrs = dict(prod.attrs)
-        attrs["cnnrt_act"] = ACT_CODES[act.op]
+        attrs["cnnrt_act"] = code
         attrs["cnnrt_act_a"], attrs["cnnrt_act_b"] = params
         replaced[prod.name] = Node(prod.op, prod.name, list(prod.inputs), [act.outputs[0]], attrs)
         drop.add(act.name)

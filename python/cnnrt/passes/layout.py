@@ -46,7 +46,8 @@ TO_NHWC = [0, 2, 3, 1]  # NCHW -> NHWC
 NHWC = 1  # value of the cnnrt_layout attribute
 
 UNARY = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Identity",
-         "Dropout"}
+         "Dropout", "Gelu", "Mish", "Softplus", "Softsign", "Celu", "ThresholdedRelu", "Erf", "Exp", "Log", "Sqrt",
+         "Abs", "Neg", "Reciprocal", "Floor", "Ceil", "Round", "Sign"}
 BINARY = {"Add", "Sub", "Mul", "Div", "Sum", "PRelu", "Min", "Max", "Mean", "Pow"}
 # Per-channel ops with an NHWC form (cnnrt_layout = 1) that follow their input.
 CHANNEL_OPS = {"BatchNormalization", "LRN"}
