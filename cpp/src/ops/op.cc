@@ -1,5 +1,7 @@
 #include "ops/op.h"
 
+#include <unistd.h>
+
 #include "core/parallel.h"
 
 namespace cnnrt {
@@ -20,7 +22,17 @@ const Tensor& PlanCtx::value(int i, const char* what) const {
 void PlanCtx::set_out(int i, DType dtype, Shape shape) {
   for (int64_t d : shape)
     if (d < 0) fail("computed a negative output dimension: ", shape_str(shape));
-  checked_numel(shape);
+  const int64_t n = checked_numel(shape);
+  // The memory check: an output larger than this machine's memory is a bad
+  // model (a huge Resize scale, a ConvTranspose output_shape...), refused
+  // here rather than attempted.
+  static const int64_t phys = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : INT64_MAX;
+  }();
+  if (n > phys / static_cast<int64_t>(dtype_size(dtype)))
+    fail("output ", i, " would have shape ", shape_str(shape), " (", n, " elements of ", dtype_name(dtype),
+         "), more than this machine's memory (", phys, " bytes)");
   out_.at(i).dtype = dtype;
   out_.at(i).shape = std::move(shape);
 }
