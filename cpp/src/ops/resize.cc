@@ -406,20 +406,21 @@ class ResizeOp : public Op {
     };
   }
 
-  // Source coordinate of output index o (onnx reference _compute_x_ori).
+  // Source coordinate of output index o (onnx reference _compute_x_ori): the
+  // modes that divide by the output width use the float width s * in_len,
+  // which differs from out_len when scales give a non-integer size.
   double source_coord(int64_t o, int64_t in_len, int64_t out_len, double s, double rs, double re) const {
     const double y = static_cast<double>(o);
-    const double out_w = s * static_cast<double>(in_len);  // the float output width
+    const double out_w = s * static_cast<double>(in_len);
     switch (coord_) {
-      case Coord::AlignCorners:
-        return out_len == 1 ? 0.0 : y * static_cast<double>(in_len - 1) / static_cast<double>(out_len - 1);
+      case Coord::AlignCorners: return out_w == 1 ? 0.0 : y * static_cast<double>(in_len - 1) / (out_w - 1);
       case Coord::Asymmetric: return y / s;
       case Coord::TfHalfPixelForNN: return (y + 0.5) / s;
       case Coord::TfCropAndResize:
-        return (out_len == 1 ? (re - rs) * static_cast<double>(in_len - 1) / 2
-                             : y * (re - rs) * static_cast<double>(in_len - 1) / static_cast<double>(out_len - 1)) +
+        return (out_w == 1 ? (re - rs) * static_cast<double>(in_len - 1) / 2
+                           : y * (re - rs) * static_cast<double>(in_len - 1) / (out_w - 1)) +
                rs * static_cast<double>(in_len - 1);
-      case Coord::PytorchHalfPixel: return out_len == 1 ? -0.5 : (y + 0.5) / s - 0.5;
+      case Coord::PytorchHalfPixel: return out_w == 1 ? -0.5 : (y + 0.5) / s - 0.5;
       case Coord::HalfPixel: return (y + 0.5) / s - 0.5;
       case Coord::HalfPixelSymmetric: {
         const double adj = static_cast<double>(out_len) / out_w;

@@ -86,6 +86,10 @@ class Session {
   // safe to call concurrently.
   void run(Plan& plan, const Feed* feeds, void* const* outputs) const;
   size_t cached_plans() const;
+  // Graph input i's values are read while planning (part of the plan key).
+  bool value_input(size_t i) const {
+    return graph_.values[graph_.inputs[i]].dtype != DType::F32 || (i < value_feed_.size() && value_feed_[i]);
+  }
   size_t constant_bytes() const;
 
  private:
