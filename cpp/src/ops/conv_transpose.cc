@@ -73,7 +73,6 @@ class ConvTransposeOp : public Op {
       c.fail("auto_pad '", auto_pad_, "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
     if (n.has("output_shape")) {
       out_shape_ = n.ints("output_shape");
-      if (out_shape_.size() == static_cast<size_t>(nd_ + 2)) out_shape_.erase(out_shape_.begin(), out_shape_.begin() + 2);
       if (out_shape_.size() != static_cast<size_t>(nd_)) c.fail("output_shape has ", n.ints("output_shape").size(), " values, expected ", nd_);
       for (auto v : out_shape_)
         if (v <= 0) c.fail("output_shape ", ints_str(out_shape_), " must be positive");
