@@ -22,7 +22,12 @@ const Tensor& PlanCtx::value(int i, const char* what) const {
 void PlanCtx::set_out(int i, DType dtype, Shape shape) {
   for (int64_t d : shape)
     if (d < 0) fail("computed a negative output dimension: ", shape_str(shape));
-  const int64_t n = checked_numel(shape);
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d != 0 && n > INT64_MAX / d)
+      fail("output ", i, " would have shape ", shape_str(shape), ": more elements than int64 counts, far more than this machine's memory");
+    n *= d;
+  }
   // The memory check: an output larger than this machine's memory is a bad
   // model (a huge Resize scale, a ConvTranspose output_shape...), refused
   // here rather than attempted.
