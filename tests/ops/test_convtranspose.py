@@ -200,6 +200,26 @@ def test_convtranspose_threads_large(isa, threads):
     run_case(isa, 1, 32, 16, 16, 3, 2, 1, 1, pads=[1, 1, 1, 1], out_pad=[1, 1], threads=threads)
 
 
+@pytest.mark.parametrize("s,d,pads", [(1, 1, [2, 2, 2, 2]), (2, 2, [3, 1, 0, 4]), (3, 1, [0, 0, 0, 0])])
+def test_convtranspose_row_bands(isa, s, d, pads):
+    # M = OCg*KH*KW = 64*25 = 1600 and W = 30: col is computed 2 input rows at a
+    # time (~512 KiB bands), 5 bands over H = 9, the last one partial.
+    run_case(isa, 2, 8, (9, 30), 64, 5, s, d, 1, pads=pads, out_pad=[s - 1, 0])
+
+
+def test_convtranspose_constant_input_folded(isa):
+    """All inputs constant: the compiler folds the node with the runtime's own op
+    (plan-time evaluation, which gives the op its workspace too)."""
+    rng = np.random.default_rng(5)
+    xc = rng.standard_normal((1, 3, 4, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((1, 2, 9, 11)).astype(np.float32)
+    nodes = [helper.make_node("ConvTranspose", ["xc", "w"], ["t"], strides=[2, 2]), helper.make_node("Add", ["x", "t"], ["y"])]
+    m = make_model(nodes, {"x": x}, ["y"], {"xc": xc, "w": w})
+    assert cnnrt.load(m).node_count == 1  # only the Add is left
+    check(m, {"x": x}, isa)
+
+
 def test_convtranspose_in_conv_chain(isa):
     """Conv -> ConvTranspose -> Relu -> Conv: the layout pass puts Transposes around it when convs run NHWC."""
     rng = np.random.default_rng(3)

@@ -270,32 +270,37 @@ class ResizeOp : public Op {
   static void run_pass(int64_t outer, int64_t in_len, int64_t out_len, int64_t inner, int64_t n, const int64_t* idx,
                        const float* w, const float* src, float* dst, int threads) {
     const int64_t rows = outer * out_len;
-    parallel_for(rows, threads, [&](int64_t row) {
-      const int64_t o = row / out_len, j = row % out_len;
-      const float* xs = src + o * in_len * inner;
-      float* y = dst + row * inner;
-      const int64_t* ix = idx + j * n;
-      const float* wj = w + j * n;
-      if (inner == 1) {
-        float acc = 0.f;
-        for (int64_t t = 0; t < n; ++t) acc += wj[t] * xs[ix[t]];
-        *y = acc;
-        return;
-      }
-      if (n == 1) {
-        std::memcpy(y, xs + ix[0] * inner, static_cast<size_t>(inner) * sizeof(float));
-        return;
-      }
-      {
-        const float w0 = wj[0];
-        const float* a = xs + ix[0] * inner;
-        for (int64_t i = 0; i < inner; ++i) y[i] = w0 * a[i];
-      }
-      for (int64_t t = 1; t < n; ++t) {
-        const float wt = wj[t];
-        if (wt == 0.f) continue;
-        const float* a = xs + ix[t] * inner;
-        for (int64_t i = 0; i < inner; ++i) y[i] += wt * a[i];
+    // Tasks of whole rows, ~4K outputs each: one atomic claim per task.
+    const int64_t per = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, inner));
+    parallel_for((rows + per - 1) / per, threads, [&](int64_t task) {
+      const int64_t r1 = std::min(rows, (task + 1) * per);
+      for (int64_t row = task * per; row < r1; ++row) {
+        const int64_t o = row / out_len, j = row % out_len;
+        const float* xs = src + o * in_len * inner;
+        float* y = dst + row * inner;
+        const int64_t* ix = idx + j * n;
+        const float* wj = w + j * n;
+        if (inner == 1) {
+          float acc = 0.f;
+          for (int64_t t = 0; t < n; ++t) acc += wj[t] * xs[ix[t]];
+          *y = acc;
+          continue;
+        }
+        if (n == 1) {
+          std::memcpy(y, xs + ix[0] * inner, static_cast<size_t>(inner) * sizeof(float));
+          continue;
+        }
+        {
+          const float w0 = wj[0];
+          const float* a = xs + ix[0] * inner;
+          for (int64_t i = 0; i < inner; ++i) y[i] = w0 * a[i];
+        }
+        for (int64_t t = 1; t < n; ++t) {
+          const float wt = wj[t];
+          if (wt == 0.f) continue;
+          const float* a = xs + ix[t] * inner;
+          for (int64_t i = 0; i < inner; ++i) y[i] += wt * a[i];
+        }
       }
     });
   }
@@ -436,8 +441,13 @@ class ResizeOp : public Op {
     t.in_len = in_len;
     t.out_len = out_len;
     const bool crop = coord_ == Coord::TfCropAndResize;
-    if (!crop && in_len == out_len && s == 1.0 && coord_ != Coord::PytorchHalfPixel && coord_ != Coord::TfHalfPixelForNN) {
-      t.identity = true;  // every mode maps o -> o exactly (half_pixel_symmetric: adjustment 1)
+    // Identity: every mode maps o -> o exactly when in == out and the scale is
+    // 1 (half_pixel_symmetric: adjustment 1), pytorch_half_pixel too but for
+    // a length-1 axis, where its -0.5 reads the one element anyway (edge
+    // clamping; the taps' weights sum to 1). Not tf_half_pixel_for_nn (o + 0.5).
+    if (!crop && in_len == out_len && s == 1.0 && coord_ != Coord::TfHalfPixelForNN &&
+        (coord_ != Coord::PytorchHalfPixel || in_len > 1 || mode_ == Mode::Nearest || mode_ == Mode::Linear)) {
+      t.identity = true;
       return t;
     }
     if (crop && in_len == out_len && rs == 0.0 && re == 1.0) {
