@@ -1,4 +1,4 @@
-"""Resize (opsets 10, 11, 13, 18, 19) and Upsample (7, 9) vs onnxruntime:
+"""Resize (opsets 10, 11, 13, 18, 19, 22) and Upsample (7, 9, 10) vs onnxruntime:
 every mode x coordinate_transformation_mode x nearest_mode x scales
 (up, down, non-integer, mixed) and sizes, antialias, axes,
 keep_aspect_ratio_policy, tf_crop_and_resize with roi and extrapolation,
@@ -6,13 +6,16 @@ exclude_outside / cubic_coeff_a, scales/sizes as constants, as run-time
 feeds and computed from Shape, every ISA path; the full product under -m slow.
 
 Oracle: onnxruntime. Where it departs from the ONNX reference implementation
-(onnx.reference) -- half_pixel_symmetric (it does not implement the
-adjustment), nearest ties computed in float32 rather than double
-(e.g. 1.5 / 0.6f), Resize over N or C with linear/cubic, exclude_outside
-with linear, opset-11 models without roi (it refuses those) -- the reference
-is the oracle: `check` accepts it only where onnxruntime disagrees with the
-reference too, so the switch is never silent, and counts nothing as passed
-that neither oracle computed.
+(onnx.reference) -- align_corners, tf_crop_and_resize and pytorch_half_pixel
+dividing by the integer output size where the reference uses the float one
+(scale * in, when that is not an integer), half_pixel_symmetric, nearest
+ties computed in float32 rather than double (e.g. 1.5 / 0.6f), antialias
+with align_corners -- or refuses the model (linear/cubic over N or C or
+other ranks, exclude_outside without cubic, opset-11 models without roi),
+the reference is the oracle: `check` accepts it only where onnxruntime
+disagrees with the reference too (or refuses), so the switch is never
+silent. Upsample-10, which neither computes, is checked against
+onnxruntime's Upsample-9 (the same op).
 """
 import itertools
 
@@ -149,19 +152,29 @@ def test_resize_opset10(isa, mode, sc):
     assert check(m, {"x": x}, isa) == "onnxruntime"
 
 
-@pytest.mark.parametrize("opset", [7, 9])
-@pytest.mark.parametrize("mode", ["nearest", "linear"])
-@pytest.mark.parametrize("sc", [[1, 1, 2, 2], [1, 1, 3, 1.5], [1, 2, 1, 1], [1, 1, 1.3, 2.6]])
-def test_upsample(isa, opset, mode, sc):
-    x = x_data((2, 3, 5, 7), 4)
+def upsample_model(x, opset, mode, sc):
     if opset == 7:
         node = helper.make_node("Upsample", ["x"], ["y"], name="up0", mode=mode, scales=[float(v) for v in sc])
         inits = {}
     else:
         node = helper.make_node("Upsample", ["x", "s"], ["y"], name="up0", mode=mode)
         inits = {"s": np.array(sc, np.float32)}
-    m = make_model([node], {"x": x}, [OUT], inits, opset=opset)
-    assert check(m, {"x": x}, isa) == "onnxruntime"
+    return make_model([node], {"x": x}, [OUT], inits, opset=opset)
+
+
+@pytest.mark.parametrize("opset", [7, 9, 10])
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+@pytest.mark.parametrize("sc", [[1, 1, 2, 2], [1, 1, 3, 1.5], [1, 2, 1, 1], [1, 1, 1.3, 2.6]])
+def test_upsample(isa, opset, mode, sc):
+    x = x_data((2, 3, 5, 7), 4)
+    m = upsample_model(x, opset, mode, sc)
+    if opset < 10:
+        assert check(m, {"x": x}, isa) == "onnxruntime"
+    else:
+        # Upsample-10 (deprecated) is Upsample-9 unchanged; onnxruntime has no
+        # opset-10 kernel, so the oracle is onnxruntime on the opset-9 model.
+        want = run_ort(upsample_model(x, 9, mode, sc), {"x": x})[0]
+        assert_close(run_cnnrt(m, {"x": x}, isa=isa)[0], want)
 
 
 @pytest.mark.parametrize("mode", ["linear", "cubic"])
