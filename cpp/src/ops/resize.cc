@@ -477,19 +477,28 @@ class ResizeOp : public Op {
       int64_t* ix = &t.idx[o * t.n];
       float* w = &t.w[o * t.n];
       if (mode_ == Mode::Nearest) {
-        int64_t k;
+        // The reference's rule: 2 candidate taps, the window found from
+        // xo + 1 (its edge padding; the sum may round, e.g. 3.0000000000000004
+        // + 1 == 4, which moves the window), the tap chosen from xo's ratio.
         const double fl = std::floor(xo);
-        if (xo == fl) {
-          k = static_cast<int64_t>(fl);
+        const bool integer = xo == fl;
+        const double ratio = xo - fl;
+        int64_t k;
+        if (nearest_ == NearestMode::Simple) {  // Upsample / Resize-10 (onnxruntime's rule)
+          k = s < 1.0 ? static_cast<int64_t>(std::ceil(xo)) : static_cast<int64_t>(xo);
         } else {
-          const double frac = xo - fl;
-          switch (nearest_) {
-            case NearestMode::RoundPreferFloor: k = static_cast<int64_t>(fl) + (frac > 0.5 ? 1 : 0); break;
-            case NearestMode::RoundPreferCeil: k = static_cast<int64_t>(fl) + (frac >= 0.5 ? 1 : 0); break;
-            case NearestMode::Floor: k = static_cast<int64_t>(fl); break;
-            case NearestMode::Ceil: k = static_cast<int64_t>(fl) + 1; break;
-            case NearestMode::Simple: k = s < 1.0 ? static_cast<int64_t>(std::ceil(xo)) : static_cast<int64_t>(xo); break;
+          bool second = true;
+          if (!integer) {
+            switch (nearest_) {
+              case NearestMode::RoundPreferFloor: second = ratio > 0.5; break;
+              case NearestMode::RoundPreferCeil: second = ratio >= 0.5; break;
+              case NearestMode::Floor: second = false; break;
+              default: second = true; break;
+            }
           }
+          const double xp = xo + 1.0;
+          const double pf = std::floor(xp);
+          k = static_cast<int64_t>(pf) + (xp == pf ? -1 : 0) - 1 + (second ? 1 : 0);
         }
         ix[0] = std::min<int64_t>(std::max<int64_t>(k, 0), in_len - 1);
         w[0] = 1.f;
