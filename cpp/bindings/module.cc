@@ -249,6 +249,15 @@ class PySession {
     return execute(*plan, fs);
   }
 
+  // Per graph input: whether its values (not only its shape) shape the plan:
+  // int64/bool inputs and float32 ones an op reads while planning.
+  py::list value_inputs() const {
+    py::list r;
+    const Graph& g = sess_->graph();
+    for (size_t i = 0; i < g.inputs.size(); ++i) r.append(sess_->value_input(i));
+    return r;
+  }
+
   // Output dtypes and shapes for these input shapes (plans, does not run).
   py::list output_shapes(const py::list& arrays) {
     Feeds f;
@@ -379,6 +388,7 @@ PYBIND11_MODULE(_core, m) {
       .def("run_dict", &PySession::run_dict)
       .def("profile", &PySession::profile)
       .def("output_shapes", &PySession::output_shapes)
+      .def("value_inputs", &PySession::value_inputs)
       .def("arena_bytes", &PySession::arena_bytes)
       .def("stats", &PySession::stats);
 

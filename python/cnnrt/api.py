@@ -81,7 +81,8 @@ class Session:
             # Work happens in load: a model whose inputs are all float32 with
             # static shapes has one possible plan; build it now, so that an
             # inconsistent graph fails here and the first run is not slower.
-            if self.inputs and all(_static_float(i) for i in self.inputs):
+            if (self.inputs and all(_static_float(i) for i in self.inputs)
+                    and not any(self._core.value_inputs())):  # e.g. Resize scales fed at run time
                 self._core.output_shapes([np.zeros(i.shape, np.float32) for i in self.inputs])
         except CnnrtError as e:
             raise _labelled(e, label) from None

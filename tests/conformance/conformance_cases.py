@@ -39,7 +39,8 @@ OP_SET = (
     "Min Max Mean Pow DepthToSpace SpaceToDepth "
     "Sqrt Exp Log Abs Neg Reciprocal Floor Ceil Round Sign Erf Gelu Mish Softplus Softsign Celu ThresholdedRelu "
     "ReduceMean ReduceMax ReduceMin ReduceSum ReduceProd ReduceL1 ReduceL2 ReduceSumSquare ReduceLogSum "
-    "ReduceLogSumExp ArgMax ArgMin TopK LpNormalization"
+    "ReduceLogSumExp ArgMax ArgMin TopK LpNormalization "
+    "ConvTranspose Resize Upsample"
 ).split()
 
 DATA_KINDS = ("pytorch-converted", "pytorch-operator", "simple")

@@ -1,5 +1,7 @@
 #include "ops/op.h"
 
+#include <unistd.h>
+
 #include "core/parallel.h"
 
 namespace cnnrt {
@@ -24,6 +26,16 @@ void PlanCtx::set_out(int i, DType dtype, Shape shape) {
   if (n > kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)))
     fail("output ", i, " of shape ", shape_str(shape), " (", n, " elements of ", dtype_name(dtype), ") is larger than cnnrt's ",
          kMaxTensorBytes >> 30, " GiB tensor limit");
+  // The memory check: an output larger than this machine's memory is a bad
+  // model (a huge Resize scale, a ConvTranspose output_shape...), refused
+  // here rather than attempted.
+  static const int64_t phys = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : INT64_MAX;
+  }();
+  if (n > phys / static_cast<int64_t>(dtype_size(dtype)))
+    fail("output ", i, " would have shape ", shape_str(shape), " (", n, " elements of ", dtype_name(dtype),
+         "), more than this machine's memory (", phys, " bytes)");
   out_.at(i).dtype = dtype;
   out_.at(i).shape = std::move(shape);
 }

@@ -29,6 +29,7 @@ struct RunCtx {
   const void* const* in;  // one per node input; null for absent optional inputs
   void* const* out;       // one per node output; null for outputs not requested
   int threads;
+  void* ws = nullptr;     // the step's workspace (PlanCtx::set_workspace bytes, 64-byte aligned), else null
   template <class T> const T* i(int k) const { return static_cast<const T*>(in[k]); }
   template <class T> T* o(int k) const { return static_cast<T*>(out[k]); }
 };
@@ -57,6 +58,10 @@ class PlanCtx {
   // fill the returned tensor; the plan keeps it.
   Tensor& set_out_value(int i, DType dtype, Shape shape);
   std::vector<std::unique_ptr<Tensor>>& made() { return made_; }
+  // Scratch memory the kernel needs while it runs (RunCtx::ws): an arena
+  // interval live for this step only.
+  void set_workspace(size_t bytes) { ws_bytes_ = bytes; }
+  size_t workspace() const { return ws_bytes_; }
 
   // Errors name the node.
   template <class... Args>
@@ -78,6 +83,7 @@ class PlanCtx {
   int threads_;
   std::vector<TensorMeta> out_;
   std::vector<std::unique_ptr<Tensor>> made_;
+  size_t ws_bytes_ = 0;
 };
 
 class CreateCtx {
@@ -116,6 +122,10 @@ class Op {
   virtual int inplace_input() const { return -1; }
   // Output 0 is input 0's bytes under another shape (Reshape, Flatten, ...).
   virtual bool is_view() const { return false; }
+  // Input i is read while planning (it sets the output's shape: Resize's
+  // scales). A float32 graph input used so is known at plan time like an
+  // int64 one: its values become part of the plan key.
+  virtual bool value_input(int) const { return false; }
 };
 
 using OpFactory = std::unique_ptr<Op> (*)(CreateCtx& ctx);

@@ -73,6 +73,14 @@ Session::Session(Graph graph, SessionOptions opt) : graph_(std::move(graph)), op
     for (int id : n.inputs)
       if (id >= 0) release_if_done(id);
   }
+  std::vector<int> input_of(nv, -1);
+  for (size_t i = 0; i < graph_.inputs.size(); ++i) input_of[graph_.inputs[i]] = static_cast<int>(i);
+  value_feed_.assign(graph_.inputs.size(), 0);
+  for (size_t ni = 0; ni < graph_.nodes.size(); ++ni)
+    for (int k = 0; k < graph_.nodes[ni].num_inputs(); ++k) {
+      const int id = graph_.nodes[ni].inputs[k];
+      if (id >= 0 && input_of[id] >= 0 && ops_[ni]->value_input(k)) value_feed_[input_of[id]] = 1;
+    }
 }
 
 size_t Session::constant_bytes() const {
@@ -103,14 +111,14 @@ size_t value_bytes(const Feed& f) {
 
 }  // namespace
 
-PlanKey Session::plan_key(const Feed* feeds, size_t n) {
+PlanKey Session::plan_key(const Feed* feeds, size_t n) const {
   PlanKey key;
   for (size_t i = 0; i < n; ++i) {
     const Feed& f = feeds[i];
     key.push_back(static_cast<int64_t>(f.dtype));
     key.push_back(f.rank);
     key.insert(key.end(), f.dims, f.dims + f.rank);
-    if (f.dtype != DType::F32) {  // shape-like inputs: the plan depends on their values
+    if (value_feed(i, f)) {  // shape-like inputs: the plan depends on their values
       const size_t bytes = value_bytes(f);
       key.push_back(static_cast<int64_t>(bytes));
       const size_t at = key.size();
@@ -121,7 +129,7 @@ PlanKey Session::plan_key(const Feed* feeds, size_t n) {
   return key;
 }
 
-bool Session::key_matches(const PlanKey& key, const Feed* feeds, size_t n) {
+bool Session::key_matches(const PlanKey& key, const Feed* feeds, size_t n) const {
   size_t p = 0;
   const size_t end = key.size();
   for (size_t i = 0; i < n; ++i) {
@@ -130,7 +138,7 @@ bool Session::key_matches(const PlanKey& key, const Feed* feeds, size_t n) {
     p += 2;
     for (int k = 0; k < f.rank; ++k)
       if (key[p++] != f.dims[k]) return false;
-    if (f.dtype != DType::F32) {
+    if (value_feed(i, f)) {
       const size_t bytes = value_bytes(f);
       if (p >= end || key[p] != static_cast<int64_t>(bytes)) return false;
       ++p;
@@ -262,7 +270,7 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
     feed_of[id] = static_cast<int>(i);
     metas[id].dtype = feeds[i].dtype;
     metas[id].shape = feeds[i].shape();
-    if (feeds[i].dtype != DType::F32) {  // shape-like: known at plan time (part of the key)
+    if (value_feed(i, feeds[i])) {  // shape-like: known at plan time (part of the key)
       auto t = std::make_unique<Tensor>(feeds[i].dtype, feeds[i].shape());
       if (t->nbytes()) std::memcpy(t->data(), feeds[i].data, t->nbytes());
       metas[id].value = t.get();
@@ -295,13 +303,14 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
       for (size_t k = 0; k < n.inputs.size(); ++k)
         if (n.inputs[k] >= 0) in[k] = metas[n.inputs[k]].value->data();
       std::vector<std::unique_ptr<Tensor>> made;
+      BufferPtr ws = ctx.workspace() ? alloc_buffer(ctx.workspace()) : BufferPtr();
       for (size_t k = 0; k < n.outputs.size(); ++k) {
         if (n.outputs[k] < 0) continue;
         auto t = std::make_unique<Tensor>(metas[n.outputs[k]].dtype, metas[n.outputs[k]].shape);
         out[k] = t->data();
         made.push_back(std::move(t));
       }
-      RunCtx rc{in.data(), out.data(), 1};
+      RunCtx rc{in.data(), out.data(), 1, ws.get()};
       kernel(rc);
       size_t m = 0;
       for (size_t k = 0; k < n.outputs.size(); ++k) {
@@ -315,6 +324,7 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
     Step st;
     st.node = static_cast<int>(ni);
     st.kernel = std::move(kernel);
+    st.ws = ctx.workspace() ? static_cast<int64_t>(ctx.workspace()) : -1;  // bytes until storage is assigned
     plan->steps.push_back(std::move(st));
   }
 
@@ -330,6 +340,7 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
       if (id >= 0) last_use[id] = s;
   std::vector<int> buf_of(nv, -1);  // arena buffer id per value
   std::vector<Interval> bufs;
+  std::vector<int> ws_buf(ns, -1);
   std::vector<Loc> loc(nv);
   for (int id = 0; id < nv; ++id) {
     if (metas[id].value) {
@@ -378,8 +389,13 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
       bufs.push_back(Interval{s, std::max<int64_t>(last_use[id], s), round64(bytes), 0});
       loc[id].kind = Loc::Arena;
     }
+    if (plan->steps[s].ws > 0) {  // workspace: live during this step only
+      ws_buf[s] = static_cast<int>(bufs.size());
+      bufs.push_back(Interval{s, s, round64(static_cast<size_t>(plan->steps[s].ws)), 0});
+    }
   }
   plan->arena_bytes = assign_offsets(bufs);
+  for (int s = 0; s < ns; ++s) plan->steps[s].ws = ws_buf[s] >= 0 ? static_cast<int64_t>(bufs[ws_buf[s]].offset) : -1;
   for (int id = 0; id < nv; ++id)
     if (loc[id].kind == Loc::Arena) loc[id].idx = static_cast<int64_t>(bufs[buf_of[id]].offset);
   for (auto& st : plan->steps) {
@@ -434,12 +450,13 @@ void Session::run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* 
     in = in_heap.data();
     out = out_heap.data();
   }
-  const RunCtx rc{in, out, opt_.threads};
+  RunCtx rc{in, out, opt_.threads};
   if (step_ns) {
     for (size_t s = 0; s < plan.steps.size(); ++s) {
       const auto& st = plan.steps[s];
       for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
       for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
+      rc.ws = st.ws >= 0 ? base + st.ws : nullptr;
       const auto t0 = std::chrono::steady_clock::now();
       st.kernel(rc);
       step_ns[s] = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
@@ -448,6 +465,7 @@ void Session::run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* 
     for (const auto& st : plan.steps) {
       for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
       for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
+      rc.ws = st.ws >= 0 ? base + st.ws : nullptr;
       st.kernel(rc);
     }
   }

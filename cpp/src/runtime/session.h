@@ -50,6 +50,7 @@ struct Step {
   int node = 0;
   Kernel kernel;
   std::vector<Loc> in, out;
+  int64_t ws = -1;  // arena offset of the step's workspace, -1 = none
 };
 
 struct Plan {
@@ -86,12 +87,19 @@ class Session {
   // wall time in nanoseconds (plan.steps.size() entries; the profiler).
   void run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* step_ns = nullptr) const;
   size_t cached_plans() const;
+  // Graph input i's values are read while planning (part of the plan key).
+  bool value_input(size_t i) const {
+    return graph_.values[graph_.inputs[i]].dtype != DType::F32 || (i < value_feed_.size() && value_feed_[i]);
+  }
   size_t constant_bytes() const;
 
  private:
   std::shared_ptr<Plan> build_plan(const std::vector<Feed>& feeds) const;
-  static PlanKey plan_key(const Feed* feeds, size_t n);
-  static bool key_matches(const PlanKey& key, const Feed* feeds, size_t n);
+  PlanKey plan_key(const Feed* feeds, size_t n) const;
+  bool key_matches(const PlanKey& key, const Feed* feeds, size_t n) const;
+  // Feed i's values are known at plan time (part of the plan key): int64 and
+  // bool feeds, and float32 ones that an op reads while planning (Op::value_input).
+  bool value_feed(size_t i, const Feed& f) const { return f.dtype != DType::F32 || (i < value_feed_.size() && value_feed_[i]); }
 
   Graph graph_;
   SessionOptions opt_;
@@ -99,6 +107,7 @@ class Session {
   std::vector<std::unique_ptr<Op>> ops_;
   std::vector<TensorMeta> const_meta_;  // dtype/shape of every constant (value may be freed)
   std::vector<char> is_const_;
+  std::vector<char> value_feed_;  // per graph input: a float32 input some op reads while planning
 
   mutable std::mutex cache_mu_;
   mutable std::list<std::pair<PlanKey, std::shared_ptr<Plan>>> lru_;  // most recent first

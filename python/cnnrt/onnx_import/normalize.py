@@ -30,6 +30,14 @@ input, opset-specific defaults) is turned into the one form it reads:
   `axis` (-1), `largest` and `sorted` (1; attributes from opset 11);
 - Gelu: `approximate` ('none'); Celu, ThresholdedRelu: `alpha` (1.0);
 - LpNormalization: `axis` (-1), `p` (2).
+- Resize (10, 11, 13, 18, 19) and Upsample (7, 9, 10) become one Resize form:
+  inputs (X, roi, scales, sizes), absent ones ""; Upsample-7's `scales`
+  attribute stays an attribute the runtime reads; Resize-10 and Upsample use
+  asymmetric coordinates and their own nearest rule (nearest_mode "simple":
+  floor when upsampling, ceil when downsampling, as onnxruntime does); the
+  opset-11+ defaults (half_pixel, round_prefer_floor, cubic_coeff_a -0.75)
+  are written out;
+- ConvTranspose: nothing changes between opsets 1 and 11 but the defaults.
 """
 from __future__ import annotations
 
@@ -160,6 +168,32 @@ def normalize_node(proto: onnx.NodeProto, node: Node, opset: int, where: str) ->
     elif op == "LpNormalization":
         attrs.setdefault("axis", -1)
         attrs.setdefault("p", 2)
+    elif op in ("Resize", "Upsample"):
+        if op == "Upsample" or opset < 11:
+            # Upsample-7: X + scales attribute; Upsample-9/10 and Resize-10: (X, scales).
+            ins = list(node.inputs)
+            if op == "Upsample" and opset < 9:
+                if "scales" not in attrs:
+                    raise UnsupportedOpError(f"{where}: Upsample needs the scales attribute")
+                attrs["scales"] = [float(v) for v in attrs["scales"]]
+                node.inputs = ins[:1]
+            else:
+                attrs.pop("scales", None)
+                node.inputs = ins[:1] + [""] + ins[1:2]
+            attrs["coordinate_transformation_mode"] = "asymmetric"
+            attrs["nearest_mode"] = "simple"
+            attrs.setdefault("mode", "nearest")
+            if op == "Upsample":
+                attrs["cnnrt_upsample"] = 1  # scales must be >= 1 (Upsample's rule)
+            node.op = "Resize"
+        else:
+            attrs.setdefault("coordinate_transformation_mode", "half_pixel")
+            attrs.setdefault("nearest_mode", "round_prefer_floor")
+            attrs.setdefault("mode", "nearest")
+            if opset < 18:
+                for k in ("antialias", "axes", "keep_aspect_ratio_policy"):
+                    if k in attrs:
+                        raise UnsupportedOpError(f"{where}: attribute '{k}' is new in Resize-18 (model opset {opset})")
     elif op == "Dropout":
         attrs.pop("is_test", None)
         attrs.pop("seed", None)
