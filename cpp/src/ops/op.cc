@@ -22,20 +22,26 @@ const Tensor& PlanCtx::value(int i, const char* what) const {
 void PlanCtx::set_out(int i, DType dtype, Shape shape) {
   for (int64_t d : shape)
     if (d < 0) fail("computed a negative output dimension: ", shape_str(shape));
-  const int64_t n = checked_numel(shape);
-  if (n > kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)))
-    fail("output ", i, " of shape ", shape_str(shape), " (", n, " elements of ", dtype_name(dtype), ") is larger than cnnrt's ",
-         kMaxTensorBytes >> 30, " GiB tensor limit");
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d != 0 && n > INT64_MAX / d)
+      fail("output ", i, " would have shape ", shape_str(shape), ": more elements than int64 counts, far more than this machine's memory");
+    n *= d;
+  }
   // The memory check: an output larger than this machine's memory is a bad
-  // model (a huge Resize scale, a ConvTranspose output_shape...), refused
-  // here rather than attempted.
+  // model (a huge Resize scale, a ConvTranspose output_shape, an absurd
+  // Range or Expand...), refused here rather than attempted; and no tensor
+  // beyond cnnrt's limit even where memory is larger.
   static const int64_t phys = [] {
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : INT64_MAX;
   }();
   if (n > phys / static_cast<int64_t>(dtype_size(dtype)))
     fail("output ", i, " would have shape ", shape_str(shape), " (", n, " elements of ", dtype_name(dtype),
-         "), more than this machine's memory (", phys, " bytes)");
+         "), more than this machine's memory (", phys, " bytes), the size limit");
+  if (n > kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)))
+    fail("output ", i, " of shape ", shape_str(shape), " (", n, " elements of ", dtype_name(dtype), ") is larger than cnnrt's ",
+         kMaxTensorBytes >> 30, " GiB tensor limit");
   out_.at(i).dtype = dtype;
   out_.at(i).shape = std::move(shape);
 }
