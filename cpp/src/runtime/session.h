@@ -50,6 +50,10 @@ struct Step {
   int node = 0;
   Kernel kernel;
   std::vector<Loc> in, out;
+  size_t ws_bytes = 0;  // workspace (PlanCtx::set_workspace), at ws in the arena
+  Loc ws;
+  // Outputs with a data-dependent first dim: (output k, graph output index).
+  std::vector<std::pair<int, int>> bounded;
 };
 
 struct Plan {
@@ -82,8 +86,10 @@ class Session {
   std::shared_ptr<Plan> cached_plan(const Feed* feeds, size_t n) const;
   // Runs the plan; feeds[i] is graph input i, outputs[i] points to a buffer
   // of the planned shape and dtype of graph output i. Does not touch Python;
-  // safe to call concurrently.
-  void run(Plan& plan, const Feed* feeds, void* const* outputs) const;
+  // safe to call concurrently. out_rows (optional, one per graph output):
+  // -1, or the real first dimension of an output the plan bounds
+  // (TensorMeta::rows_bounded); its buffer holds that many leading rows.
+  void run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* out_rows = nullptr) const;
   size_t cached_plans() const;
   size_t constant_bytes() const;
 
