@@ -34,7 +34,8 @@ MANIFEST_PATH = os.path.join(HERE, "skip_manifest.json")
 OP_SET = (
     "Conv MaxPool AveragePool GlobalAveragePool GlobalMaxPool Relu LeakyRelu PRelu Elu Selu Sigmoid Tanh "
     "HardSigmoid HardSwish Clip Softmax LogSoftmax BatchNormalization LRN Gemm MatMul Flatten Reshape Transpose "
-    "Concat Add Sub Mul Div Sum Dropout Identity Constant ConstantOfShape Shape Gather Unsqueeze Squeeze"
+    "Concat Add Sub Mul Div Sum Dropout Identity Constant ConstantOfShape Shape Gather Unsqueeze Squeeze "
+    "InstanceNormalization LayerNormalization GroupNormalization LSTM GRU NonMaxSuppression"
 ).split()
 
 DATA_KINDS = ("pytorch-converted", "pytorch-operator", "simple")
