@@ -233,3 +233,23 @@ def test_rnn_other_activations_refused(op, acts):
     with pytest.raises(cnnrt.UnsupportedOpError) as e:
         cnnrt.load(m)
     assert "rnn_act" in str(e.value) and "activations" in str(e.value)
+
+
+def test_rnn_concurrent_runs_use_own_workspace():
+    """The recurrence state lives in the run's arena (PlanCtx workspace): one
+    session called from several Python threads at once gives each its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    m, feeds = rnn_model("LSTM", 12, 3, 16, 24, "bidirectional", init_h=True, init_c=True)
+    sess = cnnrt.load(m)
+    inputs = []
+    for k in range(8):
+        f = dict(feeds)
+        f["x"] = rnd(feeds["x"].shape, 100 + k, 1.0)
+        inputs.append(f)
+    want = [sess.run(None, f) for f in inputs]
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda f: sess.run(None, f), inputs * 4))
+    for k, g in enumerate(got):
+        for a, b in zip(g, want[k % 8]):
+            np.testing.assert_array_equal(a, b)
