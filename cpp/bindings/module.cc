@@ -334,9 +334,24 @@ class PySession {
       outs[i] = py::detail::array_proxy(a)->data;
       PyList_SET_ITEM(result.ptr(), static_cast<py::ssize_t>(i), a);  // steals
     }
+    int64_t rows_stack[8];
+    std::vector<int64_t> rows_heap;
+    int64_t* rows = rows_stack;
+    if (n_out > 8) {
+      rows_heap.resize(n_out);
+      rows = rows_heap.data();
+    }
     {
       py::gil_scoped_release nogil;
-      sess_->run(plan, feeds, outs, step_ns);
+      sess_->run(plan, feeds, outs, rows, step_ns);
+    }
+    // Data-dependent outputs (NonMaxSuppression): the leading rows the op
+    // reported, copied out of the planned (upper-bound) buffer so that the
+    // bound's bytes are not kept alive.
+    for (size_t i = 0; i < n_out; ++i) {
+      if (rows[i] < 0) continue;
+      py::object a = result[i];
+      result[i] = a[py::slice(0, rows[i], 1)].attr("copy")();
     }
     return result;
   }

@@ -40,7 +40,8 @@ OP_SET = (
     "Sqrt Exp Log Abs Neg Reciprocal Floor Ceil Round Sign Erf Gelu Mish Softplus Softsign Celu ThresholdedRelu "
     "ReduceMean ReduceMax ReduceMin ReduceSum ReduceProd ReduceL1 ReduceL2 ReduceSumSquare ReduceLogSum "
     "ReduceLogSumExp ArgMax ArgMin TopK LpNormalization "
-    "ConvTranspose Resize Upsample"
+    "ConvTranspose Resize Upsample "
+    "InstanceNormalization LayerNormalization GroupNormalization LSTM GRU NonMaxSuppression"
 ).split()
 
 DATA_KINDS = ("pytorch-converted", "pytorch-operator", "simple")

@@ -102,3 +102,59 @@ def test_matmul_batch_mismatch_is_an_error():
                        [helper.make_tensor_value_info("y", 1, None)])
     with pytest.raises(cnnrt.ModelLoadError, match="mm_bad.*broadcast"):
         cnnrt.load(model).run(None, {"a": np.zeros((2, 3, 4), np.float32), "b": np.zeros((3, 4, 5), np.float32)})
+
+
+# Numpy semantics sweep: 1-D promotion on either side, batch broadcasting
+# between operands of different batch ranks (either one longer), size-1 batch
+# dims on either side, odd sizes, empty dims (batch, M, K or N of 0), every
+# opset that changed MatMul (1 -> 9 -> 13; 7 is cnnrt's oldest).
+MATMUL_SWEEP = [
+    ((5,), (3, 2, 5, 4)), ((2, 3, 1, 5, 4), (4,)), ((1,), (1,)), ((1,), (1, 1)), ((1, 1), (1,)),
+    ((4, 5, 7), (7,)), ((7,), (4, 7, 3)), ((3, 1, 2, 5), (7, 5, 6)), ((7, 5, 6), (1, 6, 2)),
+    ((2, 3, 4, 5, 6), (6, 3)), ((6, 3), (2, 3, 4, 3, 5)), ((3, 1, 5, 4), (1, 2, 4, 6)), ((1, 1, 5, 4), (3, 2, 4, 1)),
+    ((1, 9, 17), (17, 33)), ((3, 33, 65), (3, 65, 17)), ((0, 3, 4), (4, 5)), ((2, 0, 4), (2, 4, 5)),
+    ((2, 3, 0), (2, 0, 5)), ((3, 0), (0,)), ((2, 3, 4), (1, 4, 0)), ((0,), (0, 3)),
+]
+
+
+@pytest.mark.parametrize("sa,sb", MATMUL_SWEEP, ids=[f"{a}x{b}" for a, b in MATMUL_SWEEP])
+@pytest.mark.parametrize("b_const", [True, False])
+@pytest.mark.parametrize("opset", [7, 9, 13])
+def test_matmul_numpy_semantics(isa, sa, sb, b_const, opset):
+    rng = np.random.default_rng(len(sa) * 11 + len(sb) + opset)
+    a = rng.integers(-21, 22, size=sa).astype(np.float32)  # integer-valued: exact whatever the order
+    b = rng.integers(-21, 22, size=sb).astype(np.float32)
+    inputs, inits = {"a": a}, {}
+    (inits if b_const else inputs)["b"] = b
+    model = make_model([helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")], inputs, ["y"], inits, opset=opset)
+    got, ref = check_model(model, {k: v for k, v in {"a": a, "b": b}.items() if k in inputs}, isa=isa)
+    np.testing.assert_array_equal(got[0], np.matmul(a, b))
+
+
+@pytest.mark.parametrize("sa,sb", [((3, 40, 64), (64, 96)), ((2, 3, 40, 64), (3, 64, 96)), ((40, 3, 64), (64,))])
+@pytest.mark.parametrize("b_const", [True, False])
+def test_matmul_batched_threads(sa, sb, b_const):
+    """Sizes where the GEMM splits over threads; A batched against a 2-D B is
+    one GEMM over all rows."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(sa).astype(np.float32)
+    b = rng.standard_normal(sb).astype(np.float32)
+    inputs, inits = {"a": a}, {}
+    (inits if b_const else inputs)["b"] = b
+    model = make_model([helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")], inputs, ["y"], inits)
+    check_model(model, {k: v for k, v in {"a": a, "b": b}.items() if k in inputs}, threads=2)
+
+
+def test_matmul_batched_bias_relu_fused(isa):
+    """MatMul of a batched [T, N, C] sequence (a CRNN's classifier) with the
+    Add and Relu fused into it."""
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((32, 11)).astype(np.float32)
+    bias = rng.standard_normal(11).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["t"], name="mm"),
+             helper.make_node("Add", ["t", "bias"], ["u"], name="add"),
+             helper.make_node("Relu", ["u"], ["y"], name="relu")]
+    model = make_model(nodes, {"x": np.zeros((7, 3, 32), np.float32)}, ["y"], {"w": w, "bias": bias})
+    sess = cnnrt.load(model, isa=isa)
+    assert sess.node_count == 1
+    check_model(model, {"x": rng.standard_normal((7, 3, 32)).astype(np.float32)}, isa=isa)

@@ -145,8 +145,39 @@ class MatMulOp : public Op {
     if (!b1) out.push_back(N);
     ctx.set_out(0, DType::F32, out);
     if (!bias_.empty() && static_cast<int64_t>(bias_.size()) != N) ctx.fail("fused bias has ", bias_.size(), " elements, expected ", N);
-    // Batch offsets for A and B (broadcast dims repeat the same matrix).
+    // B without batch dims (a weight matrix): A's batch rows are contiguous
+    // and the output rows follow them, so the whole product is one GEMM of
+    // nb * M rows (one packing pass and one thread split instead of nb).
     const int64_t nb = checked_numel(batch);
+    const KernelTable* kt = &kt_;
+    const MatMulOp* self = this;
+    const int threads = ctx.threads();
+    const bool prepacked = !packed_b_.empty() && K == K_ && N == N_;
+    if (bb.empty()) {
+      const int64_t rows = checked_mul(nb, M);
+      return [kt, self, rows, N, K, threads, prepacked](const RunCtx& r) {
+        if (rows == 0 || N == 0) return;
+        GemmArgs g;
+        g.M = rows;
+        g.N = N;
+        g.K = K;
+        g.a = r.i<float>(0);
+        g.lda = K;
+        if (prepacked) {
+          g.b_packed = self->packed_b_.data();
+        } else {
+          g.b = r.i<float>(1);
+          g.ldb = N;
+        }
+        g.c = r.o<float>(0);
+        g.ldc = N;
+        g.ep.bias_n = self->bias_.empty() ? nullptr : self->bias_.data();
+        g.ep.act = self->act_;
+        g.threads = threads;
+        kt->gemm(g);
+      };
+    }
+    // Batch offsets for A and B (broadcast dims repeat the same matrix).
     std::vector<int64_t> offa(nb), offb(nb);
     {
       const size_t r = batch.size();
@@ -174,10 +205,6 @@ class MatMulOp : public Op {
         }
       }
     }
-    const KernelTable* kt = &kt_;
-    const MatMulOp* self = this;
-    const int threads = ctx.threads();
-    const bool prepacked = !packed_b_.empty() && K == K_ && N == N_;
     return [kt, self, M, N, K, offa, offb, threads, prepacked](const RunCtx& r) {
       for (size_t t = 0; t < offa.size(); ++t) {
         GemmArgs g;

@@ -46,6 +46,12 @@ void PlanCtx::set_out(int i, DType dtype, Shape shape) {
   out_.at(i).shape = std::move(shape);
 }
 
+void PlanCtx::set_out_bounded(int i, DType dtype, Shape shape) {
+  if (shape.empty()) fail("a data-dependent output needs rank >= 1");
+  set_out(i, dtype, std::move(shape));
+  out_.at(i).rows_bounded = true;
+}
+
 Tensor& PlanCtx::set_out_value(int i, DType dtype, Shape shape) {
   set_out(i, dtype, shape);
   made_.push_back(std::make_unique<Tensor>(dtype, std::move(shape)));

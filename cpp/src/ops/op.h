@@ -22,6 +22,9 @@ struct TensorMeta {
   DType dtype = DType::F32;
   Shape shape;
   const Tensor* value = nullptr;  // known at plan time (constant or folded), else null
+  // shape[0] is an upper bound; the kernel reports the real first dimension
+  // (RunCtx::rows) when it runs: a data-dependent output (NonMaxSuppression).
+  bool rows_bounded = false;
   int64_t numel() const { return checked_numel(shape); }
 };
 
@@ -29,7 +32,8 @@ struct RunCtx {
   const void* const* in;  // one per node input; null for absent optional inputs
   void* const* out;       // one per node output; null for outputs not requested
   int threads;
-  void* ws = nullptr;     // the step's workspace (PlanCtx::set_workspace bytes, 64-byte aligned), else null
+  void* ws = nullptr;       // PlanCtx::set_workspace bytes, 64-byte aligned, this run's own
+  int64_t* rows = nullptr;  // per output: the kernel writes the real first dim of a bounded output
   template <class T> const T* i(int k) const { return static_cast<const T*>(in[k]); }
   template <class T> T* o(int k) const { return static_cast<T*>(out[k]); }
 };
@@ -54,6 +58,15 @@ class PlanCtx {
   bool out_wanted(int i) const { return i < num_outputs() && node_.outputs[i] >= 0; }
   void set_out(int i, DType dtype, Shape shape);
   const std::vector<TensorMeta>& outs() const { return out_; }
+  // An output whose first dimension depends on the data: `shape` holds its
+  // upper bound (the buffer's size); the kernel writes the real first
+  // dimension to RunCtx::rows[i]. Such a tensor may only be a graph output
+  // (the session trims it); a node reading it fails to plan.
+  void set_out_bounded(int i, DType dtype, Shape shape);
+  // Scratch memory the kernel needs while it runs (RunCtx::ws): an arena
+  // interval live during this step only, so concurrent runs do not share it.
+  void set_workspace(size_t bytes) { ws_bytes_ = bytes; }
+  size_t workspace() const { return ws_bytes_; }
   // An output whose value the op computes while planning (Shape): allocate,
   // fill the returned tensor; the plan keeps it.
   Tensor& set_out_value(int i, DType dtype, Shape shape);

@@ -284,14 +284,24 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
     const Node& n = graph_.nodes[ni];
     wanted.assign(n.outputs.size(), 0);
     for (size_t k = 0; k < n.outputs.size(); ++k) wanted[k] = n.outputs[k] >= 0;
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int id = n.inputs[k];
+      if (id >= 0 && metas[id].rows_bounded)
+        fail(ErrorKind::Unsupported, n.where(), ": input ", k, " '", graph_.values[id].name,
+             "' has a data-dependent number of rows (", shape_str(metas[id].shape),
+             " at most); cnnrt returns such a tensor as a graph output but cannot feed it to another node");
+    }
     PlanCtx ctx(n, metas, wanted, opt_.threads);
     Kernel kernel = ops_[ni]->plan(ctx);
     for (auto& t : ctx.made()) plan->owned.push_back(std::move(t));
+    bool bounded = false;
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       if (n.outputs[k] < 0) continue;
       metas[n.outputs[k]].dtype = ctx.outs()[k].dtype;
       metas[n.outputs[k]].shape = ctx.outs()[k].shape;
       metas[n.outputs[k]].value = ctx.outs()[k].value;
+      metas[n.outputs[k]].rows_bounded = ctx.outs()[k].rows_bounded;
+      bounded = bounded || ctx.outs()[k].rows_bounded;
     }
     bool outputs_known = true;
     for (int id : n.outputs)
@@ -303,19 +313,27 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
       for (size_t k = 0; k < n.inputs.size(); ++k)
         if (n.inputs[k] >= 0) in[k] = metas[n.inputs[k]].value->data();
       std::vector<std::unique_ptr<Tensor>> made;
-      BufferPtr ws = ctx.workspace() ? alloc_buffer(ctx.workspace()) : BufferPtr();
       for (size_t k = 0; k < n.outputs.size(); ++k) {
         if (n.outputs[k] < 0) continue;
         auto t = std::make_unique<Tensor>(metas[n.outputs[k]].dtype, metas[n.outputs[k]].shape);
         out[k] = t->data();
         made.push_back(std::move(t));
       }
-      RunCtx rc{in.data(), out.data(), 1, ws.get()};
+      std::vector<int64_t> rows(n.outputs.size(), -1);
+      BufferPtr ws = ctx.workspace() ? alloc_buffer(ctx.workspace()) : BufferPtr();
+      RunCtx rc{in.data(), out.data(), 1, ws.get(), rows.data()};
       kernel(rc);
       size_t m = 0;
       for (size_t k = 0; k < n.outputs.size(); ++k) {
         if (n.outputs[k] < 0) continue;
-        metas[n.outputs[k]].value = made[m].get();
+        TensorMeta& om = metas[n.outputs[k]];
+        if (om.rows_bounded) {  // a plan-time value: its real shape from here on
+          if (rows[k] < 0 || rows[k] > om.shape[0]) fail(ErrorKind::Internal, n.where(), ": output ", k, " reported ", rows[k], " rows");
+          om.shape[0] = rows[k];
+          made[m]->shape[0] = rows[k];
+          om.rows_bounded = false;
+        }
+        om.value = made[m].get();
         plan->owned.push_back(std::move(made[m]));
         ++m;
       }
@@ -324,7 +342,12 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
     Step st;
     st.node = static_cast<int>(ni);
     st.kernel = std::move(kernel);
-    st.ws = ctx.workspace() ? static_cast<int64_t>(ctx.workspace()) : -1;  // bytes until storage is assigned
+    st.ws_bytes = ctx.workspace();
+    if (bounded)
+      for (size_t k = 0; k < n.outputs.size(); ++k)
+        if (n.outputs[k] >= 0 && metas[n.outputs[k]].rows_bounded)
+          for (size_t i = 0; i < graph_.outputs.size(); ++i)
+            if (graph_.outputs[i] == n.outputs[k]) st.bounded.emplace_back(static_cast<int>(k), static_cast<int>(i));
     plan->steps.push_back(std::move(st));
   }
 
@@ -340,7 +363,6 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
       if (id >= 0) last_use[id] = s;
   std::vector<int> buf_of(nv, -1);  // arena buffer id per value
   std::vector<Interval> bufs;
-  std::vector<int> ws_buf(ns, -1);
   std::vector<Loc> loc(nv);
   for (int id = 0; id < nv; ++id) {
     if (metas[id].value) {
@@ -351,9 +373,14 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
       loc[id].idx = feed_of[id];
     }
   }
+  std::vector<int> ws_buf(ns, -1);
   for (int s = 0; s < ns; ++s) {
     const Node& n = graph_.nodes[plan->steps[s].node];
     const Op& op = *ops_[plan->steps[s].node];
+    if (plan->steps[s].ws_bytes) {  // live during this step only
+      ws_buf[s] = static_cast<int>(bufs.size());
+      bufs.push_back(Interval{s, s, round64(plan->steps[s].ws_bytes), 0});
+    }
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       const int id = n.outputs[k];
       if (id < 0) continue;
@@ -389,17 +416,17 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
       bufs.push_back(Interval{s, std::max<int64_t>(last_use[id], s), round64(bytes), 0});
       loc[id].kind = Loc::Arena;
     }
-    if (plan->steps[s].ws > 0) {  // workspace: live during this step only
-      ws_buf[s] = static_cast<int>(bufs.size());
-      bufs.push_back(Interval{s, s, round64(static_cast<size_t>(plan->steps[s].ws)), 0});
-    }
   }
   plan->arena_bytes = assign_offsets(bufs);
-  for (int s = 0; s < ns; ++s) plan->steps[s].ws = ws_buf[s] >= 0 ? static_cast<int64_t>(bufs[ws_buf[s]].offset) : -1;
   for (int id = 0; id < nv; ++id)
     if (loc[id].kind == Loc::Arena) loc[id].idx = static_cast<int64_t>(bufs[buf_of[id]].offset);
-  for (auto& st : plan->steps) {
+  for (int s = 0; s < ns; ++s) {
+    Step& st = plan->steps[s];
     const Node& n = graph_.nodes[st.node];
+    if (ws_buf[s] >= 0) {
+      st.ws.kind = Loc::Arena;
+      st.ws.idx = static_cast<int64_t>(bufs[ws_buf[s]].offset);
+    }
     st.in.resize(n.inputs.size());
     st.out.resize(n.outputs.size());
     for (size_t k = 0; k < n.inputs.size(); ++k)
@@ -421,9 +448,11 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
   return plan;
 }
 
-void Session::run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* step_ns) const {
+void Session::run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* out_rows, int64_t* step_ns) const {
   const FlushDenormals ftz;
   const RunScope scope(opt_.threads);
+  if (out_rows)
+    for (size_t i = 0; i < graph_.outputs.size(); ++i) out_rows[i] = -1;
   BufferPtr arena = plan.arena_bytes ? plan.acquire() : BufferPtr();
   uint8_t* base = arena.get();
   auto resolve = [&](const Loc& l) -> void* {
@@ -450,24 +479,28 @@ void Session::run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* 
     in = in_heap.data();
     out = out_heap.data();
   }
-  RunCtx rc{in, out, opt_.threads};
-  if (step_ns) {
-    for (size_t s = 0; s < plan.steps.size(); ++s) {
-      const auto& st = plan.steps[s];
-      for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
-      for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
-      rc.ws = st.ws >= 0 ? base + st.ws : nullptr;
+  int64_t rows_stack[kStackIo];
+  std::vector<int64_t> rows_heap;
+  int64_t* rows = rows_stack;
+  if (plan.max_io > kStackIo) {
+    rows_heap.resize(plan.max_io);
+    rows = rows_heap.data();
+  }
+  RunCtx rc{in, out, opt_.threads, nullptr, rows};
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    const auto& st = plan.steps[s];
+    for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
+    for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
+    rc.ws = resolve(st.ws);
+    if (step_ns) {
       const auto t0 = std::chrono::steady_clock::now();
       st.kernel(rc);
       step_ns[s] = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-    }
-  } else {
-    for (const auto& st : plan.steps) {
-      for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
-      for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
-      rc.ws = st.ws >= 0 ? base + st.ws : nullptr;
+    } else {
       st.kernel(rc);
     }
+    if (out_rows)
+      for (const auto& b : st.bounded) out_rows[b.second] = rows[b.first];
   }
   for (size_t i = 0; i < plan.out_copy.size(); ++i) {
     if (!plan.out_copy[i]) continue;

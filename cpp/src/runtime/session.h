@@ -50,7 +50,10 @@ struct Step {
   int node = 0;
   Kernel kernel;
   std::vector<Loc> in, out;
-  int64_t ws = -1;  // arena offset of the step's workspace, -1 = none
+  size_t ws_bytes = 0;  // workspace (PlanCtx::set_workspace), at ws in the arena
+  Loc ws;
+  // Outputs with a data-dependent first dim: (output k, graph output index).
+  std::vector<std::pair<int, int>> bounded;
 };
 
 struct Plan {
@@ -83,9 +86,13 @@ class Session {
   std::shared_ptr<Plan> cached_plan(const Feed* feeds, size_t n) const;
   // Runs the plan; feeds[i] is graph input i, outputs[i] points to a buffer
   // of the planned shape and dtype of graph output i. Does not touch Python;
-  // safe to call concurrently. step_ns, when given, receives each step's
-  // wall time in nanoseconds (plan.steps.size() entries; the profiler).
-  void run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* step_ns = nullptr) const;
+  // safe to call concurrently. out_rows (optional, one per graph output):
+  // -1, or the real first dimension of an output the plan bounds
+  // (TensorMeta::rows_bounded); its buffer holds that many leading rows.
+  // step_ns, when given, receives each step's wall time in nanoseconds
+  // (plan.steps.size() entries; the profiler).
+  void run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* out_rows = nullptr,
+           int64_t* step_ns = nullptr) const;
   size_t cached_plans() const;
   // Graph input i's values are read while planning (part of the plan key).
   bool value_input(size_t i) const {

@@ -38,6 +38,12 @@ input, opset-specific defaults) is turned into the one form it reads:
   opset-11+ defaults (half_pixel, round_prefer_floor, cubic_coeff_a -0.75)
   are written out;
 - ConvTranspose: nothing changes between opsets 1 and 11 but the defaults.
+- GroupNormalization: `per_channel`=0 before opset 21 (scale/bias [num_groups]),
+  1 from 21 (scale/bias [C]);
+- LSTM/GRU: the default activations only (LSTM Sigmoid, Tanh, Tanh; GRU
+  Sigmoid, Tanh, per direction), spelled out or absent; the attributes are
+  dropped (other lists: UnsupportedOpError naming `activations`); `layout`
+  exists from opset 14 (0 before);
 """
 from __future__ import annotations
 
@@ -76,9 +82,37 @@ def _attr_value(a: onnx.AttributeProto, where: str):
     raise UnsupportedOpError(f"attribute '{a.name}' of type {_AT.AttributeType.Name(a.type)}")
 
 
+_RNN_ACTS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
+
+
+def _rnn_activations(proto: onnx.NodeProto, op: str) -> None:
+    """Refuses an LSTM/GRU whose activations differ from the defaults."""
+    acts = None
+    for a in proto.attribute:
+        if a.name == "activations":
+            acts = [s.decode("utf-8", errors="replace") for s in a.strings]
+    if acts is None:
+        return
+    direction = "forward"
+    for a in proto.attribute:
+        if a.name == "direction":
+            direction = a.s.decode("utf-8", errors="replace")
+    want = _RNN_ACTS[op] * (2 if direction == "bidirectional" else 1)
+    if [x.lower() for x in acts] != want:
+        raise UnsupportedOpError(
+            f"attribute 'activations' {acts}: cnnrt runs {op} with its default activations "
+            f"{[x.capitalize() for x in _RNN_ACTS[op]]} (per direction) only"
+        )
+
+
 def normalize_node(proto: onnx.NodeProto, node: Node, opset: int, where: str) -> Node:
-    attrs = {a.name: _attr_value(a, where) for a in proto.attribute}
     op = node.op
+    if op in _RNN_ACTS:
+        _rnn_activations(proto, op)
+        attrs = {a.name: _attr_value(a, where) for a in proto.attribute
+                 if a.name not in ("activations", "activation_alpha", "activation_beta")}
+    else:
+        attrs = {a.name: _attr_value(a, where) for a in proto.attribute}
     if op in ("Softmax", "LogSoftmax"):
         if opset < 13:
             attrs.setdefault("axis", 1)
@@ -194,6 +228,14 @@ def normalize_node(proto: onnx.NodeProto, node: Node, opset: int, where: str) ->
                 for k in ("antialias", "axes", "keep_aspect_ratio_policy"):
                     if k in attrs:
                         raise UnsupportedOpError(f"{where}: attribute '{k}' is new in Resize-18 (model opset {opset})")
+    elif op == "GroupNormalization":
+        attrs["per_channel"] = 1 if opset >= 21 else 0
+        # stash_type (21): statistics in float32 is what cnnrt computes.
+        if int(attrs.pop("stash_type", 1)) != 1:
+            raise UnsupportedOpError("stash_type other than 1 (float32 statistics)")
+    elif op in _RNN_ACTS:
+        if opset < 14:
+            attrs.pop("layout", None)
     elif op == "Dropout":
         attrs.pop("is_test", None)
         attrs.pop("seed", None)
