@@ -71,10 +71,6 @@ class PlanCtx {
   // fill the returned tensor; the plan keeps it.
   Tensor& set_out_value(int i, DType dtype, Shape shape);
   std::vector<std::unique_ptr<Tensor>>& made() { return made_; }
-  // Scratch memory the kernel needs while it runs (RunCtx::ws): an arena
-  // interval live for this step only.
-  void set_workspace(size_t bytes) { ws_bytes_ = bytes; }
-  size_t workspace() const { return ws_bytes_; }
 
   // Errors name the node.
   template <class... Args>
