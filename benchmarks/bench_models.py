@@ -248,7 +248,7 @@ def markdown(doc):
     s = m["settings"]
     rss_note = (f"Peak RSS: load + {s['rss_runs']} runs, each runtime in its own process. " if s["rss_runs"]
                 else "Peak RSS not measured. ")
-    lines.append(f"Batch 1, fp32 everywhere. All runtimes interleaved in one process in blocks of {s['block']} runs; "
+    lines.append(f"Batch 1, fp32 everywhere. All runtimes interleaved in one process in blocks of {s['block']} runs, each block started once no thread of the process burns CPU (timing.settle); "
                  f">= {s['runs']} timed runs and >= {s['min_seconds']} s per runtime per row"
                  + (f" (at most {s['max_seconds']} s per row)" if s.get("max_seconds") else "")
                  + f". {rss_note}Total run time {m.get('total_seconds', 0) / 60:.1f} min.")
