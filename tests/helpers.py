@@ -124,3 +124,24 @@ def assert_load_error(model, feeds, *words):
     for w in words:
         assert w in str(e.value), str(e.value)
     return str(e.value)
+
+
+def check_model_or_reference(model, feeds, isa=None, threads=1):
+    """cnnrt vs onnxruntime; where they differ, onnxruntime must differ from
+    the ONNX reference evaluator too (or refuse the model) and cnnrt must
+    match the reference (for the ops where onnxruntime departs from the
+    spec: Resize, ConvTranspose). Returns which oracle decided."""
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        ort_out = run_ort(model, feeds)[0]
+    except Exception:
+        ort_out = None
+    got = run_cnnrt(model, feeds, isa=isa, threads=threads)[0]
+    if ort_out is not None and got.shape == ort_out.shape and np.abs(got - ort_out).max() <= tolerance(ort_out):
+        return "onnxruntime"
+    ref = ReferenceEvaluator(model).run(None, feeds)[0]
+    assert_close(got, ref, "cnnrt vs the ONNX reference (onnxruntime differs)")
+    assert ort_out is None or ort_out.shape != ref.shape or np.abs(ort_out - ref).max() > tolerance(ref), \
+        "onnxruntime agrees with the reference but not with cnnrt"
+    return "reference"

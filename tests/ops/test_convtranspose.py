@@ -18,10 +18,9 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-from onnx.reference import ReferenceEvaluator
 
 import cnnrt
-from helpers import assert_close, make_model, run_cnnrt, run_ort, tolerance
+from helpers import assert_close, check_model_or_reference, make_model, run_cnnrt, run_ort
 
 pytestmark = pytest.mark.usefixtures("layout")
 
@@ -48,21 +47,7 @@ def ct_model(x_shape, w_shape, attrs, bias=True, w_const=True, opset=17, seed=0)
 
 
 def check(model, feeds, isa, threads=1):
-    """cnnrt vs onnxruntime; where they differ, onnxruntime must differ from
-    the ONNX reference too (or refuse the model) and cnnrt must match the
-    reference (module docstring). Returns which oracle decided."""
-    try:
-        ort_out = run_ort(model, feeds)[0]
-    except Exception:
-        ort_out = None
-    got = run_cnnrt(model, feeds, isa=isa, threads=threads)[0]
-    if ort_out is not None and got.shape == ort_out.shape and np.abs(got - ort_out).max() <= tolerance(ort_out):
-        return "onnxruntime"
-    ref = ReferenceEvaluator(model).run(None, feeds)[0]
-    assert_close(got, ref, "cnnrt vs the ONNX reference (onnxruntime differs)")
-    assert ort_out is None or ort_out.shape != ref.shape or np.abs(ort_out - ref).max() > tolerance(ref), \
-        "onnxruntime agrees with the reference but not with cnnrt"
-    return "reference"
+    return check_model_or_reference(model, feeds, isa=isa, threads=threads)
 
 
 def run_case(isa, n, c, hw, ocg, k, s, d, group, pads=None, out_pad=None, nd=2, bias=True, threads=1, **extra):

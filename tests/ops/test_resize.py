@@ -25,7 +25,7 @@ from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
 import cnnrt
-from helpers import assert_close, make_model, run_cnnrt, run_ort, tolerance
+from helpers import assert_close, check_model_or_reference, make_model, run_cnnrt, run_ort
 
 MODES = ["nearest", "linear", "cubic"]
 COORDS = ["half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_crop_and_resize"]
@@ -35,21 +35,7 @@ OUT = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
 
 
 def check(model, feeds, isa, threads=1):
-    """cnnrt vs onnxruntime; where they differ, onnxruntime must differ from
-    the ONNX reference too (or refuse the model) and cnnrt must match the
-    reference. Returns which oracle decided."""
-    try:
-        ort_out = run_ort(model, feeds)[0]
-    except Exception:
-        ort_out = None
-    got = run_cnnrt(model, feeds, isa=isa, threads=threads)[0]
-    if ort_out is not None and got.shape == ort_out.shape and np.abs(got - ort_out).max() <= tolerance(ort_out):
-        return "onnxruntime"
-    ref = ReferenceEvaluator(model).run(None, feeds)[0]
-    assert_close(got, ref, "cnnrt vs the ONNX reference (onnxruntime differs)")
-    assert ort_out is None or ort_out.shape != ref.shape or np.abs(ort_out - ref).max() > tolerance(ref), \
-        "onnxruntime agrees with the reference but not with cnnrt"
-    return "reference"
+    return check_model_or_reference(model, feeds, isa=isa, threads=threads)
 
 
 def x_data(shape, seed=0):
