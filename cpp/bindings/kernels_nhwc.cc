@@ -29,6 +29,21 @@ int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_
   return (in + pb + pe - (k - 1) * d - 1) / s + 1;
 }
 
+// Kernel, strides, begin pads and dilations of a hook's Conv/Pool args from
+// its Python lists (pads: top, left, bottom, right).
+template <class Args>
+void set_window(Args& a, int64_t kh, int64_t kw, const std::vector<int64_t>& strides, const std::vector<int64_t>& pads,
+                const std::vector<int64_t>& dilations) {
+  a.KH = kh;
+  a.KW = kw;
+  a.SH = strides.at(0);
+  a.SW = strides.at(1);
+  a.PH = pads.at(0);
+  a.PW = pads.at(1);
+  a.DH = dilations.at(0);
+  a.DW = dilations.at(1);
+}
+
 // Packed weights on a 64-byte boundary, as the runtime allocates tensors: a
 // std::vector's 16-byte alignment would split every 64-byte weight row over
 // two cache lines and time a slower kernel than the one that runs.
@@ -86,14 +101,7 @@ void register_kernels_nhwc(py::module_& m) {
           a.C = algo == "dw" ? w.shape(0) : w.shape(1);
           if (x_off + a.C > a.x_stride) fail(ErrorKind::Input, "conv_nhwc: x_off + C exceeds x's channels");
         }
-        a.KH = w.shape(2);
-        a.KW = w.shape(3);
-        a.SH = strides.at(0);
-        a.SW = strides.at(1);
-        a.PH = pads.at(0);
-        a.PW = pads.at(1);
-        a.DH = dilations.at(0);
-        a.DW = dilations.at(1);
+        set_window(a, w.shape(2), w.shape(3), strides, pads, dilations);
         a.OH = out_size(a.H, a.KH, a.SH, a.DH, a.PH, pads.at(2));
         a.OW = out_size(a.W, a.KW, a.SW, a.DW, a.PW, pads.at(3));
         a.y_stride = a.OC;
@@ -197,16 +205,9 @@ void register_kernels_nhwc(py::module_& m) {
         a.x_stride = x.shape(3);
         a.C = channels > 0 ? channels : a.x_stride;
         if (a.C > a.x_stride) fail(ErrorKind::Input, "pool_nhwc: channels > x's last dimension");
-        a.KH = kernel.at(0);
-        a.KW = kernel.at(1);
-        a.SH = strides.at(0);
-        a.SW = strides.at(1);
-        a.PH = pads.at(0);
-        a.PW = pads.at(1);
+        set_window(a, kernel.at(0), kernel.at(1), strides, pads, dilations);
         a.PHE = pads.at(2);
         a.PWE = pads.at(3);
-        a.DH = dilations.at(0);
-        a.DW = dilations.at(1);
         a.OH = out.at(0);
         a.OW = out.at(1);
         a.y_stride = y_stride > 0 ? y_stride : a.C;
@@ -274,14 +275,7 @@ void register_kernels_nhwc(py::module_& m) {
         if (a.C > a.x_stride || w.shape(0) != a.C || w.shape(1) != 1)
           fail(ErrorKind::Input, "dwconv_nhwc: needs w [C,1,KH,KW] with C <= x's last dimension");
         a.OC = a.C;
-        a.KH = w.shape(2);
-        a.KW = w.shape(3);
-        a.SH = strides.at(0);
-        a.SW = strides.at(1);
-        a.PH = pads.at(0);
-        a.PW = pads.at(1);
-        a.DH = dilations.at(0);
-        a.DW = dilations.at(1);
+        set_window(a, w.shape(2), w.shape(3), strides, pads, dilations);
         a.OH = out_size(a.H, a.KH, a.SH, a.DH, a.PH, pads.at(2));
         a.OW = out_size(a.W, a.KW, a.SW, a.DW, a.PW, pads.at(3));
         a.y_stride = y_stride > 0 ? y_stride : a.C;

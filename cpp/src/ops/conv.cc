@@ -178,16 +178,7 @@ class ConvOp : public Op {
     a.W = W;
     a.C = cg_;
     a.x_stride = C;
-    a.KH = kh_;
-    a.KW = kw_;
-    a.SH = win_.stride[0];
-    a.SW = win_.stride[1];
-    a.DH = win_.dilation[0];
-    a.DW = win_.dilation[1];
-    a.PH = pb[0];
-    a.PW = pb[1];
-    a.OH = out_sp[0];
-    a.OW = out_sp[1];
+    fill_window_2d(a, win_, kh_, kw_, pb, out_sp);
     a.OC = oc_ / group_;
     a.y_stride = cat ? cat_total_ : oc_;
     a.ep.ldr = oc_;

@@ -29,4 +29,21 @@ Window read_window(const Node& n, int nd, const std::vector<int64_t>& kernel, bo
 std::vector<int64_t> window_output(const Window& w, const std::vector<int64_t>& in, std::vector<int64_t>& pb,
                                    std::vector<int64_t>& pe, const PlanCtx& ctx);
 
+// The 2-D window fields shared by ConvNhwcArgs and PoolNhwcArgs (kernel,
+// strides, dilations, begin pads, output size) from a resolved Window.
+template <class Args>
+void fill_window_2d(Args& a, const Window& w, int64_t kh, int64_t kw, const std::vector<int64_t>& pb,
+                    const std::vector<int64_t>& out) {
+  a.KH = kh;
+  a.KW = kw;
+  a.SH = w.stride[0];
+  a.SW = w.stride[1];
+  a.DH = w.dilation[0];
+  a.DW = w.dilation[1];
+  a.PH = pb[0];
+  a.PW = pb[1];
+  a.OH = out[0];
+  a.OW = out[1];
+}
+
 }  // namespace cnnrt
