@@ -5,7 +5,7 @@ Integer-valued inputs in [-21, 21] make every sum exact in float32 whatever
 the order (25 taps * 21 * 21 + bias + residual < 2^24), so those runs compare
 with ==, including the exact activations (None, Relu, LeakyRelu 0.5, Clip).
 Float data and the transcendental / scaled activations (Sigmoid, Tanh,
-HardSigmoid, HardSwish, Elu, Selu) use the project tolerance: the SIMD paths
+HardSigmoid, HardSwish, Elu, Selu, Silu) use the project tolerance: the SIMD paths
 start from the bias and use FMAs, the ref adds mul results then the bias.
 
 The SIMD paths tile the interior in 8 pixels (then 4, 2, 1), do the padded
@@ -21,7 +21,7 @@ from helpers import assert_close
 
 K = _core.kernels
 
-# Act enum (kernels.h): None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Elu, Selu.
+# Act enum (kernels.h): None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Elu, Selu, Silu.
 ACTS = {
     0: ("none", 0.0, 0.0),
     1: ("relu", 0.0, 0.0),
@@ -33,6 +33,7 @@ ACTS = {
     7: ("hard_swish", 0.0, 0.0),
     8: ("elu", 1.0, 0.0),
     9: ("selu", 1.6732632, 1.0507010),
+    10: ("silu", 0.0, 0.0),  # in registers on the SIMD paths (EfficientNet's depthwise layers)
 }
 EXACT_ACTS = {0, 1, 2, 3}
 
@@ -56,6 +57,8 @@ def np_act(y, act, a, b):
         return y * np.clip(y / 6 + 0.5, 0, 1)
     if act == 8:
         return np.where(y >= 0, y, a * (np.exp(y) - 1))
+    if act == 10:
+        return y / (1 + np.exp(-y))
     return np.where(y > 0, b * y, b * (a * np.exp(y) - a))
 
 
