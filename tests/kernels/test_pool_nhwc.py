@@ -217,16 +217,27 @@ def test_network_layers_threads(isa, layer):
         np.testing.assert_array_equal(y1, pool("ref", *args))
 
 
+# With more threads than images, the pixels are split into one contiguous
+# share per thread (partial sums combined after): an average then adds in
+# another order than one thread does, so it matches within the tolerance;
+# max is exact either way, and repeated runs are bit-identical.
 @pytest.mark.parametrize("C", [1, 3, 15, 16, 17, 33, 144, 1000, 2048])
-@pytest.mark.parametrize("HW", [1, 49, 50])
+@pytest.mark.parametrize("HW", [1, 49, 50, 12544])
 def test_global(isa, C, HW):
     rng = np.random.default_rng(C * HW)
     for N in (1, 3):
+        if HW * C * N > 4_000_000:
+            continue
         x = rng.standard_normal((N, HW, C)).astype(np.float32)
         for kind in ("max", "avg"):
             got = K.global_pool_nhwc(isa, kind, x, 2)
-            np.testing.assert_array_equal(got, K.global_pool_nhwc("ref", kind, x, 1))
-            np.testing.assert_array_equal(got, K.global_pool_nhwc(isa, kind, x, 1))
+            np.testing.assert_array_equal(got, K.global_pool_nhwc(isa, kind, x, 2))
+            one = K.global_pool_nhwc(isa, kind, x, 1)
+            np.testing.assert_array_equal(one, K.global_pool_nhwc("ref", kind, x, 1))
+            if kind == "max":
+                np.testing.assert_array_equal(got, one)
+            else:
+                assert_close(got, one)
             want = x.max(axis=1) if kind == "max" else x.astype(np.float64).mean(axis=1).astype(np.float32)
             if kind == "max":
                 np.testing.assert_array_equal(got, want)

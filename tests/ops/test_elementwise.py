@@ -113,3 +113,29 @@ def test_broadcast_mismatch_is_an_error():
     model = make_model([node], {"a": a, "b": b}, [helper.make_tensor_value_info("y", 1, None)])
     with pytest.raises(cnnrt.ModelLoadError, match="add_bad.*cannot be broadcast"):
         cnnrt.load(model).run(None, {"a": a, "b": b})
+
+
+# Large enough for several threads (>= 2^15 elements per thread): each thread
+# takes a contiguous share of the outer rows or, with no outer rows, of the
+# inner run. Shapes whose row count does not divide by the thread count, a
+# scalar on either side, a per-channel scale in NHWC (the squeeze-excitation
+# Mul) and in NCHW, and a broadcast along the outer dims of both inputs.
+BIG_BCAST = [
+    ((1, 97, 101, 32), (1, 1, 1, 32)),
+    ((1, 32, 97, 101), (1, 32, 1, 1)),
+    ((3, 1, 150, 151), (1, 5, 1, 151)),
+    ((200001,), (1,)),
+    ((1,), (7, 30011)),
+    ((5, 70001), (5, 70001)),
+]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div"])
+@pytest.mark.parametrize("sa,sb", BIG_BCAST, ids=[f"{a}x{b}" for a, b in BIG_BCAST])
+def test_binary_threads(isa, op, sa, sb, threads):
+    rng = np.random.default_rng(len(sa) + len(sb))
+    a = rng.standard_normal(sa).astype(np.float32)
+    b = (rng.standard_normal(sb) + (3 if op == "Div" else 0)).astype(np.float32)
+    model = make_model([helper.make_node(op, ["a", "b"], ["y"], name="bin")], {"a": a, "b": b}, ["y"], opset=14)
+    check_model(model, {"a": a, "b": b}, isa=isa, threads=threads)
