@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import cnnrt
+from helpers import assert_close
 
 DEMO = os.path.join(os.path.dirname(cnnrt.__file__), "demo", "lenet5_digits.onnx")
 N, BATCH = 96, 16
@@ -41,7 +42,10 @@ class Predictor:
         self.session = session
 
     def __call__(self, batch):
-        return {"y": self.session.infer(np.ascontiguousarray(batch["x"]))}
+        out = {"y": self.session.infer(np.ascontiguousarray(batch["x"]))}
+        if "i" in batch:  # the row index travels with its result
+            out["i"] = batch["i"]
+        return out
 
 
 @pytest.fixture(scope="module")
@@ -86,18 +90,12 @@ def test_ray_data_map_batches(ray_local, session, data, expected):
                          concurrency=2)
     rows = out.take_all()
     assert len(rows) == N
-    # Ray keeps the rows of a batch together but may reorder batches; a
-    # batch's rows are the ones the plain loop saw (same batch size, same data).
-    got = np.stack([r["y"] for r in rows])
-    by_row = {data[i].tobytes(): expected[i] for i in range(N)}
-    assert len(by_row) == N
-    want = np.stack([by_row[np.asarray(r["x"]).tobytes()] for r in rows]) if "x" in rows[0] else None
-    if want is None:  # map_batches dropped the input column: compare as multisets of outputs
-        got_sorted = got[np.lexsort(got.T[::-1])]
-        exp_sorted = expected[np.lexsort(expected.T[::-1])]
-        assert np.array_equal(got_sorted, exp_sorted)
-    else:
-        assert np.array_equal(got, want)
+    got = np.stack([r["y"] for r in sorted(rows, key=lambda r: int(r["i"]))])
+    assert sorted(int(r["i"]) for r in rows) == list(range(N))
+    # Ray forms its own batches (block boundaries), so a row may run in
+    # another batch than in the loop: equal within the DESIGN tolerance.
+    assert_close(got, expected, "Ray Data vs a plain loop")
+    assert np.array_equal(got.argmax(1), expected.argmax(1))
 
 
 # ---------------------------------------------------------------- Dask
@@ -129,7 +127,7 @@ def test_dask_array_map_blocks(dask_client, session, data, expected):
     got = y.compute()
     assert got.shape == (N, 10)
     assert np.array_equal(got, expected)
-    # Both workers did some of it.
+    # The cluster ran with its two worker processes.
     assert len(dask_client.scheduler_info()["workers"]) == 2
 
 
