@@ -330,3 +330,40 @@ def test_pickle_through_spawned_process(model):
     with ctx.Pool(1) as pool:
         got = pool.apply(_run_in_child, (sess, x))
     assert np.array_equal(got, sess.infer(x))
+
+
+def test_packed_weights_are_used_in_place_from_the_mapping(model, tmp_path):
+    _, path = _saved(model, tmp_path, "ref")
+    back = cnnrt.load(path, threads=1, isa="ref")
+    base = np.frombuffer(back._compiled.buffer, np.uint8).ctypes.data
+    end = base + len(back._compiled.buffer)
+    blobs = back._core.export_packed()
+    assert blobs
+    for _, tag, mv in blobs:
+        addr = np.frombuffer(mv, np.uint8).ctypes.data
+        assert base <= addr < end and addr % 64 == 0, tag
+    # Under another ISA they are the session's own, repacked.
+    others = [i for i in AVAILABLE if i != "ref"]
+    if others:
+        other = cnnrt.load(path, threads=1, isa=others[0])
+        for _, tag, mv in other._core.export_packed():
+            addr = np.frombuffer(mv, np.uint8).ctypes.data
+            assert not base <= addr < end, tag
+
+
+def test_the_mapping_outlives_the_file_and_the_bytes(model, tmp_path):
+    x = _x()
+    sess = cnnrt.load(model, threads=1)
+    want = sess.infer(x)
+    path = tmp_path / "gone.cnnrt"
+    sess.save(str(path))
+    back = cnnrt.load(str(path), threads=1)
+    os.unlink(path)
+    data = sess.to_bytes()
+    from_bytes = cnnrt.load(data, threads=1)
+    del data, sess
+    import gc
+
+    gc.collect()
+    assert np.array_equal(back.infer(x), want)
+    assert np.array_equal(from_bytes.infer(x), want)
