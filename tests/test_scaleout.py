@@ -68,7 +68,18 @@ def ray_local():
         ray.shutdown()
 
 
-def test_ray_actors(ray_local, session, data, expected):
+def test_ray(ray_local, session, data, expected):
+    """One test, so that one pytest-xdist worker starts one Ray: Ray core
+    actors, then Ray Data (which needs pandas and pyarrow, ray[data])."""
+    _ray_actors(ray_local, session, data, expected)
+    pytest.importorskip("pandas", reason="Ray Data needs pandas and pyarrow: pip install '.[ray]' (ray[data]); "
+                                         "the actor recipe above ran and passed")
+    pytest.importorskip("ray.data", reason="Ray Data is missing: pip install '.[ray]' (ray[data]); "
+                                           "the actor recipe above ran and passed")
+    _ray_data(session, data, expected)
+
+
+def _ray_actors(ray_local, session, data, expected):
     """Ray core, without Ray Data: two actors, each holding one session."""
     ray = ray_local
     actor = ray.remote(num_cpus=1)(Predictor)
@@ -79,9 +90,7 @@ def test_ray_actors(ray_local, session, data, expected):
     assert np.array_equal(got, expected)
 
 
-def test_ray_data_map_batches(ray_local, session, data, expected):
-    pytest.importorskip("pandas", reason="Ray Data needs pandas and pyarrow: pip install '.[ray]' (ray[data])")
-    pytest.importorskip("ray.data", reason="Ray Data is missing: pip install '.[ray]' (ray[data])")
+def _ray_data(session, data, expected):
     import ray.data
 
     ray.data.DataContext.get_current().enable_progress_bars = False
@@ -118,7 +127,13 @@ def dask_client():
         cluster.close()
 
 
-def test_dask_array_map_blocks(dask_client, session, data, expected):
+def test_dask(dask_client, session, data, expected):
+    """One test, so that one pytest-xdist worker starts one LocalCluster."""
+    _dask_array_map_blocks(dask_client, session, data, expected)
+    _dask_bag(dask_client, session, data, expected)
+
+
+def _dask_array_map_blocks(dask_client, session, data, expected):
     import dask.array as da
 
     x = da.from_array(data, chunks=(BATCH, 1, 32, 32))
@@ -131,7 +146,7 @@ def test_dask_array_map_blocks(dask_client, session, data, expected):
     assert len(dask_client.scheduler_info()["workers"]) == 2
 
 
-def test_dask_bag(dask_client, session, data, expected):
+def _dask_bag(dask_client, session, data, expected):
     import dask.bag as db
 
     batches = [data[i:i + BATCH] for i in range(0, N, BATCH)]
