@@ -131,11 +131,28 @@ int exact_typenum(DType t) {
   }
 }
 
+// A tensor buffer that is a view on a numpy array (a .cnnrt file's memory
+// map), kept alive by a reference the deleter drops under the GIL. Null when
+// the array does not qualify (64-byte aligned, C-contiguous, native order).
+BufferPtr borrow_buffer(const py::array& arr) {
+  if (!(arr.flags() & py::array::c_style) || reinterpret_cast<uintptr_t>(arr.data()) % 64 != 0) return nullptr;
+  auto* ref = new py::object(arr);
+  std::shared_ptr<void> keep(ref, [](void* p) {
+    if (!Py_IsInitialized()) return;  // interpreter gone: the mapping goes with the process
+    py::gil_scoped_acquire gil;
+    delete static_cast<py::object*>(p);
+  });
+  return BufferPtr(keep, static_cast<uint8_t*>(const_cast<void*>(arr.data())));
+}
+
 class PySession {
  public:
+  // borrow: the constant and prepacked arrays are used in place (views on a
+  // .cnnrt file's mapping) where aligned, instead of copied. prepacked: node
+  // index -> [(tag, uint8 array)], Session's prepacked weights.
   PySession(const std::string& name, const py::list& values, const py::list& nodes, const std::vector<int>& inputs,
             const std::vector<int>& outputs, const py::dict& constants, int threads, const std::string& isa,
-            int max_plans) {
+            int max_plans, bool borrow, const py::dict& prepacked) {
     Graph g;
     g.name = name;
     for (auto v : values) {
@@ -172,7 +189,34 @@ class PySession {
       const int id = k.cast<int>();
       py::array arr = py::array::ensure(constants.attr("pop")(k), py::array::c_style);
       if (!arr) throw py::error_already_set();
-      g.constants.emplace(id, tensor_from_array(arr));
+      BufferPtr view = borrow ? borrow_buffer(arr) : nullptr;
+      if (view) {
+        Tensor t;
+        t.dtype = dtype_of(arr);
+        t.shape.assign(arr.shape(), arr.shape() + arr.ndim());
+        t.buf = std::move(view);
+        g.constants.emplace(id, std::move(t));
+      } else {
+        g.constants.emplace(id, tensor_from_array(arr));
+      }
+    }
+    std::unordered_map<int, std::vector<Prepacked>> pre;
+    for (auto kv : prepacked) {
+      auto& list = pre[kv.first.cast<int>()];
+      for (auto item : kv.second.cast<py::list>()) {
+        auto t = item.cast<py::tuple>();
+        Prepacked p;
+        p.tag = t[0].cast<std::string>();
+        py::array arr = t[1].cast<py::array>();
+        p.bytes = static_cast<size_t>(arr.nbytes());
+        p.keep = borrow_buffer(arr);
+        if (!p.keep) {  // not aligned: a copy, aligned
+          p.keep = alloc_buffer(p.bytes);
+          if (p.bytes) std::memcpy(p.keep.get(), arr.data(), p.bytes);
+        }
+        p.data = p.keep.get();
+        list.push_back(std::move(p));
+      }
     }
     SessionOptions opt;
     opt.threads = threads;
@@ -180,7 +224,7 @@ class PySession {
     opt.max_plans = static_cast<size_t>(max_plans);
     {
       py::gil_scoped_release nogil;
-      sess_ = std::make_unique<Session>(std::move(g), opt);
+      sess_ = std::make_unique<Session>(std::move(g), opt, std::move(pre));
     }
     for (int id : sess_->graph().inputs) input_names_.emplace_back(sess_->graph().values[id].name);
   }
@@ -302,6 +346,16 @@ class PySession {
     return out;
   }
 
+  // [(node index, tag, read-only memoryview of the op's packed weights)];
+  // the views are valid while this session lives (a .cnnrt writer's input).
+  py::list export_packed() const {
+    py::list r;
+    for (const auto& kv : sess_->export_packed())
+      r.append(py::make_tuple(kv.first, kv.second.tag,
+                              py::memoryview::from_memory(const_cast<void*>(kv.second.data), static_cast<py::ssize_t>(kv.second.bytes), true)));
+    return r;
+  }
+
   size_t arena_bytes(const py::list& arrays) {
     Feeds f;
     feeds_from(arrays, f);
@@ -396,9 +450,11 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<PySession>(m, "Session")
       .def(py::init<const std::string&, const py::list&, const py::list&, const std::vector<int>&, const std::vector<int>&,
-                    const py::dict&, int, const std::string&, int>(),
+                    const py::dict&, int, const std::string&, int, bool, const py::dict&>(),
            py::arg("name"), py::arg("values"), py::arg("nodes"), py::arg("inputs"), py::arg("outputs"),
-           py::arg("constants"), py::arg("threads"), py::arg("isa") = "", py::arg("max_plans") = 8)
+           py::arg("constants"), py::arg("threads"), py::arg("isa") = "", py::arg("max_plans") = 8,
+           py::arg("borrow") = false, py::arg("prepacked") = py::dict())
+      .def("export_packed", &PySession::export_packed)
       .def("run", &PySession::run)
       .def("run_dict", &PySession::run_dict)
       .def("profile", &PySession::profile)
@@ -419,6 +475,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("isa_current", [] { return std::string(isa_name(isa_current())); });
   m.def("set_isa", [](const std::string& name) { isa_set(isa_from_name(name.c_str())); });
   m.def("registered_ops", &registered_ops);
+  m.def("pack_signature", [](const std::string& isa) { return pack_signature(isa_from_name(isa.c_str())); });
   m.def("info", [] {
     py::dict d;
     const auto& f = cpu_features();

@@ -7,11 +7,12 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _core
-from .errors import CnnrtError, InputError, UnsupportedOpError
+from . import _core, fileformat
+from .errors import CnnrtError, InputError, ModelLoadError, UnsupportedOpError
 from .lower import lower
-from .onnx_import import check_supported, open_model, to_ir
-from .passes import run_pipeline
+
+# The ONNX front end (and onnx itself) is imported when an ONNX model is
+# compiled, not by `import cnnrt`: a .cnnrt file loads without it.
 
 _NP_OF = {1: np.dtype(np.float32), 7: np.dtype(np.int64), 9: np.dtype(np.bool_)}
 
@@ -57,7 +58,19 @@ class Session:
     """
 
     def __init__(self, model, threads: Optional[int] = None, *, max_plans: int = 8, isa: Optional[str] = None):
+        self._threads = default_threads() if threads is None else _check_threads(threads)
+        self._max_plans = int(max_plans)
+        self._isa_option = isa
+        self._compiled = None  # a .cnnrt's checked contents (fileformat.Compiled), kept for save and pickle
+        self._source = None    # an ONNX model's source, compiled again by save (its weights before packing)
+        if fileformat.is_compiled(model):
+            self._init_compiled(model)
+            return
+        from .onnx_import import check_supported, open_model, to_ir
+        from .passes import run_pipeline
+
         proto, _, label, weights = open_model(model)
+        self._source = _source_of(model)
         known = set(_core.registered_ops())
         try:
             graph = to_ir(proto, label, runtime_ops=known, weights=weights)
@@ -68,16 +81,42 @@ class Session:
         graph = run_pipeline(graph)
         check_supported(graph, known)
         self._label = label
-        self._threads = default_threads() if threads is None else _check_threads(threads)
         self.inputs = [IOInfo(v.name, list(v.shape) if v.shape is not None else None, v.dtype) for v in graph.inputs]
         self.outputs = [IOInfo(v.name, list(v.shape) if v.shape is not None else None, v.dtype) for v in graph.outputs]
         self.passes_applied = list(dict.fromkeys(graph.applied))
         self.node_count = len(graph.nodes)
-        values, nodes, inputs, outputs, consts = lower(graph)
+        lowered = lower(graph)
         del graph  # consts now hold the only references to the weights, and _core.Session empties it
+        self._start(lowered)
+
+    def _init_compiled(self, model):
+        isa = self._isa_option or _core.isa_current()
+        try:
+            sig = _core.pack_signature(isa)
+        except CnnrtError as e:
+            raise type(e)(f"isa={isa!r}: {e}") from None
+        c = fileformat.read(model, isa, sig, _version())
+        m = c.meta
+        # Messages name the file (a pickled session's bytes: the model's own label).
+        self._label = c.label if c.label != "<bytes>" else m["label"]
+        self.inputs = [IOInfo(n, s, fileformat.io_dtype(d)) for n, s, d in m["inputs"]]
+        self.outputs = [IOInfo(n, s, fileformat.io_dtype(d)) for n, s, d in m["outputs"]]
+        self.passes_applied = list(m["passes"])
+        self.node_count = m["node_count"]
+        self._compiled = c
+        try:
+            self._start((c.values, c.nodes, c.inputs, c.outputs, dict(c.consts)), borrow=True, prepacked=c.prepacked)
+        except (TypeError, ValueError, RuntimeError) as e:  # a field of the wrong type the reader let through
+            raise ModelLoadError(f"model '{c.label}': inconsistent .cnnrt graph: {e}") from None
+        c.prepacked = None  # the runtime holds what it uses
+
+    def _start(self, lowered, borrow: bool = False, prepacked=None):
+        values, nodes, inputs, outputs, consts = lowered
+        label = self._label
+        self._node_key = _node_key(nodes)
         try:
             self._core = _core.Session(label, values, nodes, inputs, outputs, consts, self._threads,
-                                       isa or "", int(max_plans))
+                                       self._isa_option or "", self._max_plans, borrow, prepacked or {})
             # Work happens in load: a model whose inputs are all float32 with
             # static shapes has one possible plan; build it now, so that an
             # inconsistent graph fails here and the first run is not slower.
@@ -89,6 +128,38 @@ class Session:
         _core.release_free_memory()
         self._input_names = [i.name for i in self.inputs]
         self._output_index = {o.name: k for k, o in enumerate(self.outputs)}
+
+    def _compiled_chunks(self) -> List[bytes]:
+        if self._compiled is not None:  # loaded from a .cnnrt: its bytes as they are
+            return [self._compiled.buffer]
+        if self._source is None:
+            raise CnnrtError(f"model '{self._label}': cannot save a session loaded from a "
+                             "bytearray or memoryview (load it from a path, bytes or an onnx.ModelProto)")
+        lowered = _recompile(self._source, self._label)
+        packed = self._core.export_packed()
+        if _node_key(lowered[1]) != self._node_key:  # e.g. a ModelProto edited since load
+            raise CnnrtError(f"model '{self._label}': cannot save: the model compiles to another graph than "
+                             "when it was loaded (was it changed?); load it again")
+        isa = self.isa
+        meta = {"label": self._label, "inputs": fileformat.io_to_meta(self.inputs),
+                "outputs": fileformat.io_to_meta(self.outputs), "passes": self.passes_applied,
+                "node_count": self.node_count}
+        return fileformat.build(lowered, packed, meta, isa, _version(), _core.pack_signature(isa))
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Writes the compiled model (lowered graph + packed weights) to a
+        .cnnrt file, which :func:`cnnrt.load` opens without onnx. The file
+        is written under a temporary name and renamed: never half-written."""
+        fileformat.write_file(path, self._compiled_chunks())
+
+    def to_bytes(self) -> bytes:
+        """The .cnnrt file's bytes (what save writes, and what pickle carries)."""
+        return b"".join(bytes(c) for c in self._compiled_chunks())
+
+    def __reduce__(self):
+        # Pickles to its compiled form: a worker loads it without onnx and
+        # without the source file; under another ISA it repacks.
+        return (_unpickle, (self.to_bytes(), self._threads, self._max_plans, self._isa_option))
 
     @property
     def threads(self) -> int:
@@ -176,6 +247,59 @@ class Session:
         return f"<cnnrt.Session {self._label!r} inputs={self.inputs} outputs={self.outputs} threads={self._threads}>"
 
 
+def _unpickle(data: bytes, threads: int, max_plans: int, isa: Optional[str]) -> "Session":
+    return Session(data, threads, max_plans=max_plans, isa=isa)
+
+
+def _node_key(nodes) -> int:
+    return hash(tuple((op, name, tuple(ins), tuple(outs)) for op, name, ins, outs, _ in nodes))
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _source_of(model):
+    """What save needs to compile the model again (its weights before
+    packing, which the runtime freed): a path with its size and mtime, or
+    the bytes / ModelProto object itself (a reference, not a copy)."""
+    if isinstance(model, (str, os.PathLike)):
+        path = os.path.abspath(os.fspath(model))
+        st = os.stat(path)
+        return ("path", path, st.st_size, st.st_mtime_ns)
+    if isinstance(model, bytes):
+        return ("obj", model)
+    if type(model).__name__ == "ModelProto":
+        return ("obj", model)
+    return None
+
+
+def _recompile(source, label):
+    from .onnx_import import open_model, to_ir
+    from .passes import run_pipeline
+
+    if source[0] == "path":
+        _, path, size, mtime = source
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise CnnrtError(f"model '{label}': cannot save: the ONNX file is gone ({e.strerror})") from None
+        if (st.st_size, st.st_mtime_ns) != (size, mtime):
+            raise CnnrtError(f"model '{label}': cannot save: the ONNX file changed since it was loaded; load it again")
+        model = path
+    else:
+        model = source[1]
+    proto, _, lbl, weights = open_model(model)
+    try:
+        graph = to_ir(proto, lbl, runtime_ops=set(_core.registered_ops()), weights=weights)
+    finally:
+        if weights is not None:
+            weights.close()
+    return lower(run_pipeline(graph))
+
+
 def _static_float(info: IOInfo) -> bool:
     return (info.dtype == np.float32 and info.shape is not None
             and all(isinstance(d, int) and d >= 0 for d in info.shape))
@@ -240,7 +364,9 @@ def _where(label: str, info: IOInfo) -> str:  # built only for a message: run() 
 
 
 def load(model: Union[str, os.PathLike, bytes, "onnx.ModelProto"], threads: Optional[int] = None, **options) -> Session:  # noqa: F821
-    """Load an ONNX model from a path, bytes or an onnx.ModelProto."""
+    """Load a model: an ONNX file or a compiled .cnnrt file (told apart by
+    its first bytes, not its name), from a path or bytes, or an
+    onnx.ModelProto."""
     return Session(model, threads, **options)
 
 

@@ -90,9 +90,9 @@ class ConvOp : public Op {
       } else {
         const int64_t ocg = oc_ / group_;
         const size_t per = kt_.gemm_packed_a_size(ocg, K);
-        packed_.resize(per * group_);
-        for (int64_t g = 0; g < group_; ++g)
-          kt_.gemm_pack_a(ocg, K, w->ptr<float>() + g * ocg * K, K, false, packed_.data() + g * per);
+        if (float* dst = packed_.prepare(c, "conv.nchw.gemm", per * group_))
+          for (int64_t g = 0; g < group_; ++g)
+            kt_.gemm_pack_a(ocg, K, w->ptr<float>() + g * ocg * K, K, false, dst + g * per);
       }
       has_w_ = true;
       c.take(1);
@@ -127,24 +127,26 @@ class ConvOp : public Op {
     const float* wp = w->ptr<float>();
     switch (algo_) {
       case NhwcAlgo::Depthwise:
-        packed_.resize(kt_.dw_packed_size(oc_, kh_, kw_));
-        kt_.dw_pack(wp, oc_, kh_, kw_, packed_.data());
+        if (float* dst = packed_.prepare(c, "conv.nhwc.dw", kt_.dw_packed_size(oc_, kh_, kw_)))
+          kt_.dw_pack(wp, oc_, kh_, kw_, dst);
         break;
       case NhwcAlgo::Winograd:
-        packed_.resize(kt_.winograd_packed_size(oc_, cg_));
-        kt_.winograd_pack(wp, oc_, cg_, packed_.data());
+        if (float* dst = packed_.prepare(c, "conv.nhwc.winograd", kt_.winograd_packed_size(oc_, cg_)))
+          kt_.winograd_pack(wp, oc_, cg_, dst);
         break;
       case NhwcAlgo::Gemm: {
         const size_t per = kt_.conv_packed_size(ocg, cg_, kh_, kw_);
-        packed_.resize(per * group_);
         const int64_t wg = checked_mul(checked_mul(ocg, cg_), checked_mul(kh_, kw_));
-        for (int64_t g = 0; g < group_; ++g) kt_.conv_pack(wp + g * wg, ocg, cg_, kh_, kw_, packed_.data() + g * per);
+        if (float* dst = packed_.prepare(c, "conv.nhwc.gemm", per * group_))
+          for (int64_t g = 0; g < group_; ++g) kt_.conv_pack(wp + g * wg, ocg, cg_, kh_, kw_, dst + g * per);
         break;
       }
     }
     has_w_ = true;
     c.take(1);
   }
+
+  void export_packed(std::vector<PackedOut>& out) const override { packed_.export_to(out); }
 
   Kernel plan_nhwc(PlanCtx& ctx) const {
     const TensorMeta& x = ctx.expect(0, DType::F32, 4, 4);
@@ -359,7 +361,8 @@ class ConvOp : public Op {
   ActParams act_;
   bool depthwise_ = false, has_w_ = false, nhwc_ = false;
   NhwcAlgo algo_ = NhwcAlgo::Gemm;
-  std::vector<float> packed_, wdw_, bias_;
+  PackedBuf packed_;
+  std::vector<float> wdw_, bias_;
 };
 
 std::unique_ptr<Op> create_conv(CreateCtx& c) { return std::make_unique<ConvOp>(c); }

@@ -24,8 +24,8 @@ class GemmOp : public Op {
       if (b->dtype != DType::F32 || b->shape.size() != 2) c.fail("B must be a 2-D float32 matrix, got ", shape_str(b->shape));
       K_ = tb_ ? b->shape[1] : b->shape[0];
       N_ = tb_ ? b->shape[0] : b->shape[1];
-      packed_b_.resize(kt_.gemm_packed_b_size(K_, N_));
-      kt_.gemm_pack_b(K_, N_, b->ptr<float>(), b->shape[1], tb_, packed_b_.data());
+      if (float* dst = packed_b_.prepare(c, "gemm.b", kt_.gemm_packed_b_size(K_, N_)))
+        kt_.gemm_pack_b(K_, N_, b->ptr<float>(), b->shape[1], tb_, dst);
       c.take(1);
     }
     // A constant bias row (C of shape [N] or [1, N]) becomes the epilogue's bias_n.
@@ -107,7 +107,9 @@ class GemmOp : public Op {
   float alpha_ = 1.f, beta_ = 1.f;
   int64_t K_ = 0, N_ = 0;
   ActParams act_;
-  std::vector<float> packed_b_, bias_n_;
+  void export_packed(std::vector<PackedOut>& out) const override { packed_b_.export_to(out); }
+  PackedBuf packed_b_;
+  std::vector<float> bias_n_;
 };
 
 class MatMulOp : public Op {
@@ -118,8 +120,8 @@ class MatMulOp : public Op {
       if (b->dtype == DType::F32 && b->shape.size() == 2) {
         K_ = b->shape[0];
         N_ = b->shape[1];
-        packed_b_.resize(kt_.gemm_packed_b_size(K_, N_));
-        kt_.gemm_pack_b(K_, N_, b->ptr<float>(), N_, false, packed_b_.data());
+        if (float* dst = packed_b_.prepare(c, "matmul.b", kt_.gemm_packed_b_size(K_, N_)))
+          kt_.gemm_pack_b(K_, N_, b->ptr<float>(), N_, false, dst);
         c.take(1);
       }
     }
@@ -233,7 +235,9 @@ class MatMulOp : public Op {
   const KernelTable& kt_;
   int64_t K_ = 0, N_ = 0;
   ActParams act_;
-  std::vector<float> packed_b_, bias_;
+  void export_packed(std::vector<PackedOut>& out) const override { packed_b_.export_to(out); }
+  PackedBuf packed_b_;
+  std::vector<float> bias_;
 };
 
 std::unique_ptr<Op> create_gemm(CreateCtx& c) { return std::make_unique<GemmOp>(c); }

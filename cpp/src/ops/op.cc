@@ -79,6 +79,31 @@ void CreateCtx::take(int i) {
   if (node_.has_input(i) && constant(i)) taken_[node_.inputs[i]] += 1;
 }
 
+Prepacked* CreateCtx::prepacked(const char* tag, size_t bytes) {
+  if (!prepacked_) return nullptr;
+  for (auto& p : *prepacked_) {
+    if (p.tag != tag) continue;
+    if (p.used) fail("prepacked weights '", tag, "' given twice");
+    if (p.bytes != bytes) fail("prepacked weights '", tag, "' have ", p.bytes, " bytes, the layout needs ", bytes);
+    p.used = true;
+    return &p;
+  }
+  return nullptr;
+}
+
+float* PackedBuf::prepare(CreateCtx& c, const char* tag, size_t n) {
+  tag_ = tag;
+  n_ = n;
+  if (Prepacked* p = c.prepacked(tag, n * sizeof(float))) {
+    keep_ = p->keep;
+    p_ = static_cast<const float*>(p->data);
+    return nullptr;
+  }
+  own_.assign(n, 0.f);
+  p_ = own_.data();
+  return own_.data();
+}
+
 int64_t normalize_axis(int64_t axis, int64_t rank, const PlanCtx& ctx, const char* what) {
   if (axis < -rank || axis >= (rank == 0 ? 1 : rank)) ctx.fail(what, " ", axis, " is out of range for rank ", rank);
   return axis < 0 ? axis + rank : axis;

@@ -95,10 +95,31 @@ class PlanCtx {
   size_t ws_bytes_ = 0;
 };
 
+// Packed weights handed to an op at create instead of packing (a .cnnrt
+// file's blob, used in place from its memory map; docs/cnnrt-format.md).
+struct Prepacked {
+  std::string tag;  // the op's name for the layout, e.g. "conv.nhwc.winograd"
+  BufferPtr keep;   // owns (or keeps mapped) the bytes
+  const void* data = nullptr;
+  size_t bytes = 0;
+  bool used = false;
+};
+
+// Packed weights an op exports (Op::export_packed): valid while the op lives.
+struct PackedOut {
+  std::string tag;
+  const void* data = nullptr;
+  size_t bytes = 0;
+};
+
 class CreateCtx {
  public:
-  CreateCtx(const Node& node, const Graph& graph, const KernelTable& kt, std::vector<int>& taken)
-      : node_(node), graph_(graph), kt_(kt), taken_(taken) {}
+  CreateCtx(const Node& node, const Graph& graph, const KernelTable& kt, std::vector<int>& taken,
+            std::vector<Prepacked>* prepacked = nullptr)
+      : node_(node), graph_(graph), kt_(kt), taken_(taken), prepacked_(prepacked) {}
+  // The prepacked blob `tag` for this node, or null (then the op packs). A
+  // blob of another size than the op's layout needs is a ModelLoadError.
+  Prepacked* prepacked(const char* tag, size_t bytes);
   const Node& node() const { return node_; }
   const KernelTable& kernels() const { return kt_; }
   // Constant value of input i, or null when it is computed at run time.
@@ -121,6 +142,32 @@ class CreateCtx {
   const Graph& graph_;
   const KernelTable& kt_;
   std::vector<int>& taken_;
+  std::vector<Prepacked>* prepacked_;
+};
+
+// An op's packed weights: packed at create into its own storage, or a
+// prepacked blob borrowed in place (CreateCtx::prepacked).
+class PackedBuf {
+ public:
+  PackedBuf() = default;
+  PackedBuf(const PackedBuf&) = delete;  // p_ may point into own_
+  PackedBuf& operator=(const PackedBuf&) = delete;
+  // Returns where to pack n floats, or null when a prepacked blob `tag` of
+  // that size was handed over and is now used instead.
+  float* prepare(CreateCtx& c, const char* tag, size_t n);
+  const float* data() const { return p_; }
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  void export_to(std::vector<PackedOut>& out) const {
+    if (n_) out.push_back({tag_, p_, n_ * sizeof(float)});
+  }
+
+ private:
+  std::vector<float> own_;
+  BufferPtr keep_;
+  const float* p_ = nullptr;
+  size_t n_ = 0;
+  std::string tag_;
 };
 
 class Op {
@@ -135,6 +182,9 @@ class Op {
   // scales). A float32 graph input used so is known at plan time like an
   // int64 one: its values become part of the plan key.
   virtual bool value_input(int) const { return false; }
+  // The packed weights the op holds, tagged by layout, for a .cnnrt file
+  // (CreateCtx::prepacked hands them back on load under the same ISA).
+  virtual void export_packed(std::vector<PackedOut>&) const {}
 };
 
 using OpFactory = std::unique_ptr<Op> (*)(CreateCtx& ctx);

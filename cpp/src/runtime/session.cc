@@ -26,7 +26,8 @@ void Plan::release(BufferPtr b) {
   if (pool.size() < 4) pool.push_back(std::move(b));
 }
 
-Session::Session(Graph graph, SessionOptions opt) : graph_(std::move(graph)), opt_(opt) {
+Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::vector<Prepacked>> prepacked)
+    : graph_(std::move(graph)), opt_(opt) {
   graph_.validate();
   if (opt_.threads < 1) opt_.threads = 1;
   if (opt_.max_plans < 1) opt_.max_plans = 1;
@@ -65,9 +66,20 @@ Session::Session(Graph graph, SessionOptions opt) : graph_(std::move(graph)), op
   };
   for (int id = 0; id < nv; ++id) release_if_done(id);  // unread constants
   ops_.reserve(graph_.nodes.size());
-  for (const auto& n : graph_.nodes) {
-    CreateCtx ctx(n, graph_, *kt_, taken);
+  for (const auto& kv : prepacked)
+    if (kv.first < 0 || static_cast<size_t>(kv.first) >= graph_.nodes.size())
+      fail(ErrorKind::ModelLoad, "graph '", graph_.name, "': prepacked weights for node index ", kv.first, " of ",
+           graph_.nodes.size());
+  for (size_t ni = 0; ni < graph_.nodes.size(); ++ni) {
+    const Node& n = graph_.nodes[ni];
+    auto pp = prepacked.find(static_cast<int>(ni));
+    CreateCtx ctx(n, graph_, *kt_, taken, pp == prepacked.end() ? nullptr : &pp->second);
     ops_.push_back(find_op(n.op)(ctx));
+    if (pp != prepacked.end()) {
+      for (const auto& p : pp->second)
+        if (!p.used) fail(ErrorKind::ModelLoad, n.where(), ": prepacked weights '", p.tag, "' were not used (the op packs another layout)");
+      prepacked.erase(pp);  // the op holds what it uses
+    }
     for (int id : n.inputs)
       if (id >= 0) created[id] += 1;
     for (int id : n.inputs)
@@ -81,6 +93,44 @@ Session::Session(Graph graph, SessionOptions opt) : graph_(std::move(graph)), op
       const int id = graph_.nodes[ni].inputs[k];
       if (id >= 0 && input_of[id] >= 0 && ops_[ni]->value_input(k)) value_feed_[input_of[id]] = 1;
     }
+}
+
+uint64_t pack_signature(Isa isa) {
+  const KernelTable& kt = kernel_table(isa);
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  std::vector<float> src(13 * 37 * 9), dst;
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) * 0.5f + 1.f;
+  auto run = [&](size_t n, auto&& pack) {
+    mix(n);
+    dst.assign(n, -7.f);
+    pack(dst.data());
+    for (float f : dst) {
+      uint32_t u;
+      std::memcpy(&u, &f, 4);
+      mix(u);
+    }
+  };
+  run(kt.gemm_packed_a_size(13, 11), [&](float* d) { kt.gemm_pack_a(13, 11, src.data(), 11, false, d); });
+  run(kt.gemm_packed_b_size(11, 37), [&](float* d) { kt.gemm_pack_b(11, 37, src.data(), 37, false, d); });
+  run(kt.gemm_packed_b_size(11, 37), [&](float* d) { kt.gemm_pack_b(11, 37, src.data(), 11, true, d); });
+  run(kt.conv_packed_size(13, 5, 3, 3), [&](float* d) { kt.conv_pack(src.data(), 13, 5, 3, 3, d); });
+  run(kt.dw_packed_size(13, 3, 3), [&](float* d) { kt.dw_pack(src.data(), 13, 3, 3, d); });
+  if (kt.winograd_pack) run(kt.winograd_packed_size(13, 5), [&](float* d) { kt.winograd_pack(src.data(), 13, 5, d); });
+  for (int64_t c : {3, 16, 64, 256, 1024})
+    for (int64_t hw : {0, 7, 14, 28, 56, 112, 224}) mix(winograd_worth_it(kt, c, c, hw, hw) ? 1 : 2);
+  return h;
+}
+
+std::vector<std::pair<int, PackedOut>> Session::export_packed() const {
+  std::vector<std::pair<int, PackedOut>> r;
+  std::vector<PackedOut> blobs;
+  for (size_t ni = 0; ni < ops_.size(); ++ni) {
+    blobs.clear();
+    ops_[ni]->export_packed(blobs);
+    for (auto& b : blobs) r.emplace_back(static_cast<int>(ni), std::move(b));
+  }
+  return r;
 }
 
 size_t Session::constant_bytes() const {

@@ -72,9 +72,19 @@ struct Plan {
   void release(BufferPtr b);
 };
 
+// A fingerprint of the packed layouts of the kernel table for `isa`: its
+// pack functions run on small probes, and the Winograd cut-over decisions,
+// hashed. Packed weights saved under one signature are used in place only
+// under the same one (docs/cnnrt-format.md); otherwise they are repacked.
+uint64_t pack_signature(Isa isa);
+
 class Session {
  public:
-  Session(Graph graph, SessionOptions opt);
+  // prepacked: per node index, packed weights to use instead of packing
+  // (a .cnnrt file's, same ISA); every one must be taken by its op.
+  Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::vector<Prepacked>> prepacked = {});
+  // Every op's packed weights, as (node index, blob); valid while the session lives.
+  std::vector<std::pair<int, PackedOut>> export_packed() const;
   const Graph& graph() const { return graph_; }
   const SessionOptions& options() const { return opt_; }
 
