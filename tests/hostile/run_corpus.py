@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CASE_TIMEOUT_S = float(os.environ.get("CNNRT_HOSTILE_TIMEOUT", "5"))
 ADDRESS_SPACE = int(os.environ.get("CNNRT_HOSTILE_AS", str(4 << 30)))
 RSS_LIMIT = 1 << 30
+CORPUS_MAX_MEMORY = 512 << 20
 
 
 def _peak_rss_reset():
@@ -73,7 +74,8 @@ def worker(ids):
         try:
             src, run = c.build(d)
             res["label"] = src if isinstance(src, str) else None
-            sess = cnnrt.load(src, **c.load_kwargs)
+            # The corpus runs under a 512 MiB memory cap (a case may set its own).
+            sess = cnnrt.load(src, **{"max_memory": CORPUS_MAX_MEMORY, **c.load_kwargs})
             if run == "default":
                 sess.run(None, _default_feeds(sess))
             elif run is not None:
