@@ -289,6 +289,8 @@ path_case("dim_zero_static", "types", None, [], lambda: one_node("Relu", x_shape
 path_case("dim_zero_conv_channels", "types", "ModelLoadError", ["conv"], lambda: conv_model(x_shape=[1, 0, 8, 8]))
 path_case("dim_zero_spatial_conv", "types", ("ModelLoadError", None), ["conv"], lambda: conv_model(x_shape=[1, 3, 0, 8], pads=[0, 0, 0, 0]))
 path_case("dim_negative_input", "types", "ModelLoadError", ["'x'", "-3"], lambda: one_node("Relu", x_shape=[1, -3]))
+path_case("dim_negative_output_declared", "types", None, [], lambda: _with(one_node("Relu", x_shape=[1, 4]),
+          lambda m: m.graph.output[0].CopyFrom(vi("y", [1, -4]))))
 path_case("dim_2p31_input", "types", "ModelLoadError", ["'x'", "max_memory"], lambda: one_node("Relu", x_shape=[1 << 31]))
 path_case("dim_2p32_input", "types", "ModelLoadError", ["'x'", "max_memory"], lambda: one_node("Relu", x_shape=[1 << 32, 1]))
 path_case("dim_product_overflows", "types", "ModelLoadError", ["'x'"], lambda: one_node("Relu", x_shape=[1 << 32, 1 << 32, 8]))
