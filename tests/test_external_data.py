@@ -46,3 +46,48 @@ def test_model_bytes_with_external_data_is_an_error(tmp_path):
 
     with pytest.raises(cnnrt.ModelLoadError, match="external data"):
         cnnrt.load(path.read_bytes())
+
+
+def test_hugging_face_cache_layout(tmp_path):
+    """snapshots/<rev>/model.onnx and model.onnx_data are both symlinks into
+    blobs/ (huggingface_hub's cache): the data resolves outside the folder the
+    model is named in, but inside the one the model file resolves to."""
+    path, w = _model_with_external(tmp_path)
+    blobs = tmp_path / "blobs"
+    snap = tmp_path / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    blobs.mkdir()
+    os.rename(path, blobs / "1111")
+    os.rename(path.parent / "weights.bin", blobs / "2222")
+    # The model names its data 'weights.bin': in the cache that is a symlink too.
+    os.symlink("../../blobs/1111", snap / "model.onnx")
+    os.symlink("../../blobs/2222", snap / "weights.bin")
+    x = np.ones((2, 64), np.float32)
+    assert_close(cnnrt.load(str(snap / "model.onnx")).infer(x), x @ w)
+
+
+def test_symlinked_model_does_not_open_its_link_folder_to_others(tmp_path):
+    """The model's own folder and the folder its file resolves to are the only
+    two allowed: a data symlink from the snapshot to a third folder is refused."""
+    import pytest
+
+    path, _ = _model_with_external(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    os.rename(path.parent / "weights.bin", other / "weights.bin")
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    os.symlink(path, snap / "model.onnx")
+    os.symlink(other / "weights.bin", snap / "weights.bin")
+    with pytest.raises(cnnrt.ModelLoadError, match="outside the model's folder"):
+        cnnrt.load(str(snap / "model.onnx"))
+
+
+def test_fifo_as_external_data_does_not_hang(tmp_path):
+    import pytest
+
+    path, _ = _model_with_external(tmp_path)
+    os.remove(path.parent / "weights.bin")
+    os.mkfifo(path.parent / "weights.bin")
+    with pytest.raises(cnnrt.ModelLoadError, match="not a regular file"):
+        cnnrt.load(str(path))

@@ -152,17 +152,45 @@ class PySession {
   // index -> [(tag, uint8 array)], Session's prepacked weights.
   PySession(const std::string& name, const py::list& values, const py::list& nodes, const std::vector<int>& inputs,
             const std::vector<int>& outputs, const py::dict& constants, int threads, const std::string& isa,
-            int max_plans, bool borrow, const py::dict& prepacked) {
+            int max_plans, bool borrow, const py::dict& prepacked, int64_t max_memory) {
     Graph g;
+    std::unordered_map<int, std::vector<Prepacked>> pre;
+    try {
+      graph_from_py(g, name, values, nodes, inputs, outputs, constants, borrow);
+      pre = prepacked_from_py(prepacked);
+    } catch (const py::cast_error& e) {  // a value that does not fit the field (an int beyond int64, ...)
+      fail(ErrorKind::ModelLoad, "graph '", name, "': malformed lowered graph (", e.what(), ")");
+    }
+    SessionOptions opt;
+    opt.threads = threads;
+    opt.isa = isa.empty() ? isa_current() : isa_from_name(isa.c_str());
+    opt.max_plans = static_cast<size_t>(max_plans);
+    opt.max_memory = max_memory;
+    {
+      py::gil_scoped_release nogil;
+      sess_ = std::make_unique<Session>(std::move(g), opt, std::move(pre));
+    }
+    for (int id : sess_->graph().inputs) input_names_.emplace_back(sess_->graph().values[id].name);
+  }
+
+  // The compiler's tuples -> Graph. Every dtype code, dim and id is checked
+  // here or in Graph::validate: the runtime trusts nothing it is handed.
+  static void graph_from_py(Graph& g, const std::string& name, const py::list& values, const py::list& nodes,
+                            const std::vector<int>& inputs, const std::vector<int>& outputs, const py::dict& constants,
+                            bool borrow) {
     g.name = name;
     for (auto v : values) {
       auto t = v.cast<py::tuple>();
       ValueInfo vi;
       vi.name = t[0].cast<std::string>();
-      vi.dtype = static_cast<DType>(t[1].cast<int32_t>());
+      const int32_t code = t[1].cast<int32_t>();
+      if (!dtype_supported(code)) fail(ErrorKind::ModelLoad, "graph '", name, "': value '", vi.name, "' has dtype code ", code);
+      vi.dtype = static_cast<DType>(code);
       if (!t[2].is_none()) {
         vi.has_shape = true;
         vi.shape = t[2].cast<std::vector<int64_t>>();
+        for (int64_t d : vi.shape)
+          if (d < -1) fail(ErrorKind::ModelLoad, "graph '", name, "': value '", vi.name, "' declares dimension ", d);
       }
       g.values.push_back(std::move(vi));
     }
@@ -189,17 +217,28 @@ class PySession {
       const int id = k.cast<int>();
       py::array arr = py::array::ensure(constants.attr("pop")(k), py::array::c_style);
       if (!arr) throw py::error_already_set();
-      BufferPtr view = borrow ? borrow_buffer(arr) : nullptr;
-      if (view) {
-        Tensor t;
-        t.dtype = dtype_of(arr);
-        t.shape.assign(arr.shape(), arr.shape() + arr.ndim());
-        t.buf = std::move(view);
-        g.constants.emplace(id, std::move(t));
-      } else {
-        g.constants.emplace(id, tensor_from_array(arr));
+      if (id < 0 || static_cast<size_t>(id) >= g.values.size())
+        fail(ErrorKind::ModelLoad, "graph '", name, "': constant id ", id, " out of range");
+      Tensor t;
+      try {
+        BufferPtr view = borrow ? borrow_buffer(arr) : nullptr;
+        if (view) {
+          t.dtype = dtype_of(arr);
+          t.shape.assign(arr.shape(), arr.shape() + arr.ndim());
+          t.buf = std::move(view);
+        } else {
+          t = tensor_from_array(arr);
+        }
+      } catch (const Error& e) {  // dtype_of's InputError: here the model is at fault
+        fail(ErrorKind::ModelLoad, "constant '", g.values[id].name, "': ", e.what());
       }
+      g.constants.emplace(id, std::move(t));
     }
+  }
+
+  // node index -> [(tag, uint8 array)]: a .cnnrt file's packed weights,
+  // borrowed where aligned, else copied into aligned buffers.
+  static std::unordered_map<int, std::vector<Prepacked>> prepacked_from_py(const py::dict& prepacked) {
     std::unordered_map<int, std::vector<Prepacked>> pre;
     for (auto kv : prepacked) {
       auto& list = pre[kv.first.cast<int>()];
@@ -218,15 +257,7 @@ class PySession {
         list.push_back(std::move(p));
       }
     }
-    SessionOptions opt;
-    opt.threads = threads;
-    opt.isa = isa.empty() ? isa_current() : isa_from_name(isa.c_str());
-    opt.max_plans = static_cast<size_t>(max_plans);
-    {
-      py::gil_scoped_release nogil;
-      sess_ = std::make_unique<Session>(std::move(g), opt, std::move(pre));
-    }
-    for (int id : sess_->graph().inputs) input_names_.emplace_back(sess_->graph().values[id].name);
+    return pre;
   }
 
   // Positional arrays, already converted by the caller (api.py's slow path,
@@ -445,15 +476,19 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(errors.attr(cls).ptr(), e.what());
     } catch (const std::bad_alloc&) {
       PyErr_SetString(errors.attr("CnnrtError").ptr(), "out of memory");
+    } catch (const py::builtin_exception&) {
+      throw;  // pybind11's own (cast_error, index_error, ...): its translation
+    } catch (const std::exception& e) {  // a library exception (std::length_error ...): still a cnnrt error
+      PyErr_SetString(errors.attr("CnnrtError").ptr(), (std::string("internal error: ") + e.what()).c_str());
     }
   });
 
   py::class_<PySession>(m, "Session")
       .def(py::init<const std::string&, const py::list&, const py::list&, const std::vector<int>&, const std::vector<int>&,
-                    const py::dict&, int, const std::string&, int, bool, const py::dict&>(),
+                    const py::dict&, int, const std::string&, int, bool, const py::dict&, int64_t>(),
            py::arg("name"), py::arg("values"), py::arg("nodes"), py::arg("inputs"), py::arg("outputs"),
            py::arg("constants"), py::arg("threads"), py::arg("isa") = "", py::arg("max_plans") = 8,
-           py::arg("borrow") = false, py::arg("prepacked") = py::dict())
+           py::arg("borrow") = false, py::arg("prepacked") = py::dict(), py::arg("max_memory") = int64_t(16) << 30)
       .def("export_packed", &PySession::export_packed)
       .def("run", &PySession::run)
       .def("run_dict", &PySession::run_dict)

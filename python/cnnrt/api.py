@@ -57,9 +57,11 @@ class Session:
     A session may be used from several Python threads at once.
     """
 
-    def __init__(self, model, threads: Optional[int] = None, *, max_plans: int = 8, isa: Optional[str] = None):
+    def __init__(self, model, threads: Optional[int] = None, *, max_plans: int = 8, isa: Optional[str] = None,
+                 max_memory: Optional[int] = None):
         self._threads = default_threads() if threads is None else _check_threads(threads)
-        self._max_plans = int(max_plans)
+        self._max_plans = _check_max_plans(max_plans)
+        self._max_memory = _check_max_memory(max_memory)
         self._isa_option = isa
         self._compiled = None  # a .cnnrt's checked contents (fileformat.Compiled), kept for save and pickle
         self._source = None    # an ONNX model's source, compiled again by save (its weights before packing)
@@ -116,15 +118,23 @@ class Session:
         self._node_key = _node_key(nodes)
         try:
             self._core = _core.Session(label, values, nodes, inputs, outputs, consts, self._threads,
-                                       self._isa_option or "", self._max_plans, borrow, prepacked or {})
+                                       self._isa_option or "", self._max_plans, borrow, prepacked or {},
+                                       self._max_memory)
             # Work happens in load: a model whose inputs are all float32 with
             # static shapes has one possible plan; build it now, so that an
             # inconsistent graph fails here and the first run is not slower.
             if (self.inputs and all(_static_float(i) for i in self.inputs)
                     and not any(self._core.value_inputs())):  # e.g. Resize scales fed at run time
+                for i in self.inputs:  # the zeros below must not be the allocation the cap forbids
+                    nbytes = 4 * _prod(i.shape)
+                    if nbytes > self._max_memory:
+                        raise ModelLoadError(f"input '{i.name}' of shape {i.shape} needs {nbytes} bytes, more than "
+                                             f"the session's memory cap max_memory={self._max_memory} bytes")
                 self._core.output_shapes([np.zeros(i.shape, np.float32) for i in self.inputs])
         except CnnrtError as e:
             raise _labelled(e, label) from None
+        except MemoryError:
+            raise ModelLoadError(f"model '{label}': out of memory planning the model's static input shapes") from None
         _core.release_free_memory()
         self._input_names = [i.name for i in self.inputs]
         self._output_index = {o.name: k for k, o in enumerate(self.outputs)}
@@ -159,7 +169,7 @@ class Session:
     def __reduce__(self):
         # Pickles to its compiled form: a worker loads it without onnx and
         # without the source file; under another ISA it repacks.
-        return (_unpickle, (self.to_bytes(), self._threads, self._max_plans, self._isa_option))
+        return (_unpickle, (self.to_bytes(), self._threads, self._max_plans, self._isa_option, self._max_memory))
 
     @property
     def threads(self) -> int:
@@ -195,6 +205,8 @@ class Session:
                 results = self._core.run(self._feeds(feeds))
         except CnnrtError as e:
             raise _labelled(e, self._label) from None
+        except MemoryError:  # the outputs' arrays: a plan under max_memory, a machine with less free
+            raise CnnrtError(f"model '{self._label}': out of memory allocating this run's outputs") from None
         if output_names is None:
             return results
         picked = []
@@ -247,8 +259,9 @@ class Session:
         return f"<cnnrt.Session {self._label!r} inputs={self.inputs} outputs={self.outputs} threads={self._threads}>"
 
 
-def _unpickle(data: bytes, threads: int, max_plans: int, isa: Optional[str]) -> "Session":
-    return Session(data, threads, max_plans=max_plans, isa=isa)
+def _unpickle(data: bytes, threads: int, max_plans: int, isa: Optional[str],
+              max_memory: Optional[int] = None) -> "Session":
+    return Session(data, threads, max_plans=max_plans, isa=isa, max_memory=max_memory)
 
 
 def _node_key(nodes) -> int:
@@ -305,6 +318,13 @@ def _static_float(info: IOInfo) -> bool:
             and all(isinstance(d, int) and d >= 0 for d in info.shape))
 
 
+def _prod(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
 def _labelled(e: CnnrtError, label: str) -> CnnrtError:
     """The runtime's messages name the node; prefix the model, as every
     cnnrt message does."""
@@ -315,6 +335,41 @@ def _labelled(e: CnnrtError, label: str) -> CnnrtError:
     if isinstance(e, UnsupportedOpError):
         return UnsupportedOpError(msg, e.nodes)
     return type(e)(msg)
+
+
+DEFAULT_MAX_MEMORY = 16 << 30
+
+
+def default_max_memory() -> int:
+    """The memory cap of a session that names none: 16 GiB, or the
+    machine's physical memory where that is less."""
+    try:
+        phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        phys = 0
+    return min(DEFAULT_MAX_MEMORY, phys) if phys > 0 else DEFAULT_MAX_MEMORY
+
+
+def _check_max_memory(max_memory) -> int:
+    if max_memory is None:
+        return default_max_memory()
+    try:
+        m = operator.index(max_memory)
+    except TypeError:
+        m = None
+    if m is None or isinstance(max_memory, bool) or not 1 <= m < 1 << 63:
+        raise ValueError(f"max_memory must be a positive number of bytes (an int), or None for the default; got {max_memory!r}")
+    return m
+
+
+def _check_max_plans(max_plans) -> int:
+    try:
+        m = operator.index(max_plans)
+    except TypeError:
+        m = None
+    if m is None or isinstance(max_plans, bool) or not 1 <= m <= 1 << 20:
+        raise ValueError(f"max_plans must be an integer in [1, 1048576]; got {max_plans!r}")
+    return m
 
 
 def _check_threads(threads) -> int:
@@ -330,7 +385,13 @@ def _check_threads(threads) -> int:
 def _convert(value, info: IOInfo, label: str) -> np.ndarray:
     if value is None:
         raise InputError(f"{_where(label, info)}: got None, expected an array of {info.dtype}")
-    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if isinstance(value, np.ndarray):
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError, OverflowError) as e:  # a ragged list, ...
+            raise InputError(f"{_where(label, info)}: cannot be read as an array ({e})") from None
     want = info.dtype
     got = arr.dtype
     if got == object or got.kind in "USVOcM":

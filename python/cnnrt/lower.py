@@ -23,7 +23,9 @@ def lower(graph: Graph):
     def dims(v):
         if v is None or v.shape is None:
             return None
-        return [d if isinstance(d, int) else -1 for d in v.shape]
+        # A negative declared dim (a broken output or value_info hint) is unknown;
+        # graph inputs with one were refused at import.
+        return [d if isinstance(d, int) and d >= 0 else -1 for d in v.shape]
 
     for v in graph.inputs:
         vid(v.name, v.dtype, dims(v))

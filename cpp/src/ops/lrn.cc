@@ -36,8 +36,11 @@ class LrnOp : public Op {
     const int64_t P = checked_mul(checked_mul(x.shape[0], x.shape[1]), x.shape[2]), C = x.shape[3];
     const int64_t lo = (size_ - 1) / 2, size = size_;
     const float scale = alpha_ / static_cast<float>(size_), bias = bias_, beta = beta_;
-    const int threads = ctx.threads_for(P * C * (size_ + 4));
-    return [P, C, lo, size, scale, bias, beta, threads](const RunCtx& r) {
+    // Terms d outside [lo - C + 1, lo + C) touch no channel: a hostile size
+    // (INT64_MAX) loops over the channels only, and the work estimate saturates.
+    const int64_t d0 = std::max<int64_t>(0, lo - C + 1), d1 = std::min<int64_t>(size, lo + C);
+    const int threads = ctx.threads_for(checked_mul(checked_mul(P, C), std::min<int64_t>(size_, 2 * C + 1) + 4));
+    return [P, C, lo, d0, d1, scale, bias, beta, threads](const RunCtx& r) {
       const float* x = r.i<float>(0);
       float* y = r.o<float>(0);
       const int64_t blocks = std::min<int64_t>(P, 4 * static_cast<int64_t>(threads));
@@ -48,7 +51,7 @@ class LrnOp : public Op {
           for (int64_t c = 0; c < C; ++c) yp[c] = 0.f;
           // Term d of channel c is channel c - lo + d, d increasing: the
           // NCHW path's order.
-          for (int64_t d = 0; d < size; ++d) {
+          for (int64_t d = d0; d < d1; ++d) {
             const int64_t c0 = std::max<int64_t>(0, lo - d), c1 = std::min<int64_t>(C, C + lo - d);
             const float* xs = xp - lo + d;
             for (int64_t c = c0; c < c1; ++c) yp[c] += xs[c] * xs[c];
@@ -75,7 +78,7 @@ class LrnOp : public Op {
     for (size_t d = 2; d < x.shape.size(); ++d) S *= x.shape[d];
     const int64_t lo = (size_ - 1) / 2, hi = size_ - 1 - lo;
     const float scale = alpha_ / static_cast<float>(size_), bias = bias_, beta = beta_;
-    const int threads = ctx.threads_for(N * C * S * (size_ + 4));
+    const int threads = ctx.threads_for(checked_mul(checked_mul(N * C, S), std::min<int64_t>(size_, 2 * C + 1) + 4));
     return [N, C, S, lo, hi, scale, bias, beta, threads](const RunCtx& r) {
       const float* x = r.i<float>(0);
       float* y = r.o<float>(0);

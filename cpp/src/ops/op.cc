@@ -42,6 +42,9 @@ void PlanCtx::set_out(int i, DType dtype, Shape shape) {
   if (n > kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)))
     fail("output ", i, " of shape ", shape_str(shape), " (", n, " elements of ", dtype_name(dtype), ") is larger than cnnrt's ",
          kMaxTensorBytes >> 30, " GiB tensor limit");
+  if (n > mem_left_ / static_cast<int64_t>(dtype_size(dtype)))
+    fail("output ", i, " of shape ", shape_str(shape), " (", n, " elements of ", dtype_name(dtype),
+         ") does not fit in the session's memory cap (max_memory: ", mem_left_, " bytes left)");
   out_.at(i).dtype = dtype;
   out_.at(i).shape = std::move(shape);
 }

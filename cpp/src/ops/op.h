@@ -6,6 +6,7 @@
 //    tensors), set output dtypes/shapes and return a Kernel;
 //  - the Kernel runs with pointers only: no allocation, no exceptions.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -58,6 +59,9 @@ class PlanCtx {
   bool out_wanted(int i) const { return i < num_outputs() && node_.outputs[i] >= 0; }
   void set_out(int i, DType dtype, Shape shape);
   const std::vector<TensorMeta>& outs() const { return out_; }
+  // The session's memory cap (SessionOptions::max_memory): set_out refuses
+  // a tensor larger than what is left of it.
+  void set_memory_left(int64_t bytes) { mem_left_ = bytes; }
   // An output whose first dimension depends on the data: `shape` holds its
   // upper bound (the buffer's size); the kernel writes the real first
   // dimension to RunCtx::rows[i]. Such a tensor may only be a graph output
@@ -93,6 +97,7 @@ class PlanCtx {
   std::vector<TensorMeta> out_;
   std::vector<std::unique_ptr<Tensor>> made_;
   size_t ws_bytes_ = 0;
+  int64_t mem_left_ = INT64_MAX;
 };
 
 // Packed weights handed to an op at create instead of packing (a .cnnrt

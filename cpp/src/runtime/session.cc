@@ -31,6 +31,7 @@ Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::v
   graph_.validate();
   if (opt_.threads < 1) opt_.threads = 1;
   if (opt_.max_plans < 1) opt_.max_plans = 1;
+  if (opt_.max_memory < 1) fail(ErrorKind::Input, "max_memory must be a positive number of bytes, got ", opt_.max_memory);
   kt_ = &kernel_table(opt_.isa);
   const int nv = static_cast<int>(graph_.values.size());
   const_meta_.resize(nv);
@@ -304,6 +305,12 @@ size_t assign_offsets(std::vector<Interval>& bufs) {
 
 size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
+std::string feeds_str(const std::vector<Feed>& feeds) {
+  std::string r;
+  for (size_t i = 0; i < feeds.size(); ++i) r += (i ? ", " : "") + shape_str(feeds[i].shape());
+  return r;
+}
+
 }  // namespace
 
 std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const {
@@ -328,7 +335,10 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
     }
   }
 
-  // 1. Shapes, plan-time evaluation, kernels.
+  // 1. Shapes, plan-time evaluation, kernels. planned_bytes: what the plan
+  //    holds so far (values computed while planning), against max_memory.
+  int64_t planned_bytes = 0;
+  for (const auto& t : plan->owned) planned_bytes = checked_add(planned_bytes, static_cast<int64_t>(t->nbytes()));
   std::vector<char> wanted;
   for (size_t ni = 0; ni < graph_.nodes.size(); ++ni) {
     const Node& n = graph_.nodes[ni];
@@ -342,8 +352,12 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
              " at most); cnnrt returns such a tensor as a graph output but cannot feed it to another node");
     }
     PlanCtx ctx(n, metas, wanted, opt_.threads);
+    ctx.set_memory_left(opt_.max_memory - planned_bytes);
     Kernel kernel = ops_[ni]->plan(ctx);
-    for (auto& t : ctx.made()) plan->owned.push_back(std::move(t));
+    for (auto& t : ctx.made()) {
+      planned_bytes = checked_add(planned_bytes, static_cast<int64_t>(t->nbytes()));
+      plan->owned.push_back(std::move(t));
+    }
     bool bounded = false;
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       if (n.outputs[k] < 0) continue;
@@ -363,6 +377,16 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
       for (size_t k = 0; k < n.inputs.size(); ++k)
         if (n.inputs[k] >= 0) in[k] = metas[n.inputs[k]].value->data();
       std::vector<std::unique_ptr<Tensor>> made;
+      int64_t eval_bytes = static_cast<int64_t>(ctx.workspace());
+      for (size_t k = 0; k < n.outputs.size(); ++k)
+        if (n.outputs[k] >= 0)
+          eval_bytes = checked_add(eval_bytes, checked_mul(metas[n.outputs[k]].numel(),
+                                                           static_cast<int64_t>(dtype_size(metas[n.outputs[k]].dtype))));
+      if (eval_bytes > opt_.max_memory - planned_bytes)
+        fail(ErrorKind::ModelLoad, n.where(), ": computing its outputs while planning needs ", eval_bytes,
+             " bytes, more than the session's memory cap leaves (max_memory=", opt_.max_memory, ", ", planned_bytes,
+             " bytes already planned)");
+      planned_bytes += eval_bytes - static_cast<int64_t>(ctx.workspace());
       for (size_t k = 0; k < n.outputs.size(); ++k) {
         if (n.outputs[k] < 0) continue;
         auto t = std::make_unique<Tensor>(metas[n.outputs[k]].dtype, metas[n.outputs[k]].shape);
@@ -468,6 +492,15 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
     }
   }
   plan->arena_bytes = assign_offsets(bufs);
+  // The memory cap, before any arena or output is allocated: a graph that
+  // plans to absurd sizes (each tensor legal, their sum not) stops here.
+  int64_t total = checked_add(planned_bytes, static_cast<int64_t>(plan->arena_bytes));
+  for (int id : graph_.outputs)
+    total = checked_add(total, checked_mul(metas[id].numel(), static_cast<int64_t>(dtype_size(metas[id].dtype))));
+  if (total > opt_.max_memory)
+    fail(ErrorKind::ModelLoad, "graph '", graph_.name, "': the plan for input shapes ", feeds_str(feeds), " needs ", total,
+         " bytes (activations ", plan->arena_bytes, ", plan-time values ", planned_bytes,
+         ", outputs included), more than the session's memory cap max_memory=", opt_.max_memory, " bytes");
   for (int id = 0; id < nv; ++id)
     if (loc[id].kind == Loc::Arena) loc[id].idx = static_cast<int64_t>(bufs[buf_of[id]].offset);
   for (int s = 0; s < ns; ++s) {

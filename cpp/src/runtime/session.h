@@ -18,6 +18,10 @@ namespace cnnrt {
 struct SessionOptions {
   int threads = 1;
   size_t max_plans = 8;
+  // Bytes one plan may use: its arena (activations and workspace), its
+  // graph outputs and the values it computes while planning. A plan over the
+  // cap is a ModelLoadError before anything is allocated.
+  int64_t max_memory = int64_t(16) << 30;
   Isa isa = Isa::Ref;
 };
 

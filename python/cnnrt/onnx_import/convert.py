@@ -148,6 +148,8 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None, 
         )
     for v in inputs + outputs:
         kind = "input" if v in inputs else "output"
+        if kind == "input" and v.shape is not None and any(isinstance(d, int) and d < 0 for d in v.shape):
+            raise ModelLoadError(f"model '{label}': graph {kind} '{v.name}' declares a negative dimension in {v.shape}")
         if v.dtype is None:
             if kind == "input":
                 raise ModelLoadError(f"model '{label}': graph input '{v.name}' has no tensor type")

@@ -2,7 +2,8 @@
 
 External data is read by cnnrt itself, never by onnx's loader: only the keys
 location/offset/length/checksum; the location must be a relative path that
-resolves (symlinks included) to a regular file inside the model's folder; the
+resolves (symlinks included) to a regular file inside the model's folder (or
+the folder a symlinked model file resolves to: Hugging Face caches); the
 byte range must lie inside the file and match the tensor's size.
 """
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Weights:
         """source: a bytes-like object, or a path (opened once, read with
         pread); short_read: the message if the file no longer has the bytes."""
         if isinstance(source, str) and source not in self._files:
-            self._files[source] = open(source, "rb")
+            self._files[source] = _open_regular(source, short_read)
         self._where[index] = (source, offset, length, short_read)
 
     def read(self, index: int) -> bytes:
@@ -63,6 +64,24 @@ class Weights:
 
     def __del__(self):
         self.close()
+
+
+def _open_regular(path: str, where: str):
+    """Opens a file for reading only if it is a regular file, checked on the
+    open descriptor (no race with a rename), without blocking: a FIFO put in
+    the file's place between a check and the open cannot hang the load."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ModelLoadError(f"{where}: cannot open '{path}' ({e.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ModelLoadError(f"{where}: '{path}' is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_model(model) -> Tuple[onnx.ModelProto, Optional[str], str]:
@@ -86,7 +105,7 @@ def open_model(model) -> Tuple[onnx.ModelProto, Optional[str], str, Optional[Wei
     `weights` (None when there are none), which to_ir reads from. A file is
     scanned for them before parsing, so protobuf never copies them; anything
     unusual in the file's layout takes the plain parse, with its messages."""
-    base_dir = None
+    base_dir = real_dir = None
     weights = None
     if isinstance(model, onnx.ModelProto):
         if any(t.data_location == _EXTERNAL for _, t in _tensors_with_external_data(model.graph)):
@@ -108,9 +127,12 @@ def open_model(model) -> Tuple[onnx.ModelProto, Optional[str], str, Optional[Wei
             raise ModelLoadError(f"model '{path}': cannot open ({e.strerror})") from None
         if not stat.S_ISREG(st.st_mode):
             raise ModelLoadError(f"model '{path}': not a regular file")
-        with open(path, "rb") as f:
+        with _open_regular(path, f"model '{path}'") as f:
             proto, weights = _parse_file(f, path)
         base_dir = os.path.dirname(os.path.abspath(path))
+        # A model file that is a symlink (a Hugging Face cache: snapshots/<rev>/
+        # model.onnx -> ../../blobs/<hash>) also owns the folder it resolves to.
+        real_dir = os.path.dirname(os.path.realpath(path))
     else:
         raise ModelLoadError(
             f"cannot load a model from {type(model).__name__}: pass a path, bytes or an onnx.ModelProto"
@@ -120,7 +142,7 @@ def open_model(model) -> Tuple[onnx.ModelProto, Optional[str], str, Optional[Wei
             raise ModelLoadError(f"model '{label}': no graph (empty or not an ONNX model file)")
         if weights is None:
             weights = Weights(label)
-        _load_external(proto, base_dir, label, weights)
+        _load_external(proto, base_dir, label, weights, real_dir)
     except BaseException:
         if weights is not None:
             weights.close()
@@ -308,9 +330,20 @@ def _tensors_with_external_data(graph):
                 yield None, a.t
 
 
-def _load_external(proto: onnx.ModelProto, base_dir: Optional[str], label: str, weights: Weights) -> None:
+def _load_external(proto: onnx.ModelProto, base_dir: Optional[str], label: str, weights: Weights,
+                   real_dir: Optional[str] = None) -> None:
     """Checks every external data reference; an initializer's bytes go to
-    `weights` (read when converted), a node attribute's into the proto."""
+    `weights` (read when converted), a node attribute's into the proto.
+
+    The location must be relative, without '..' components, and resolve
+    (symlinks followed) inside the model's folder: the folder as named, or
+    the folder the model file itself resolves to (real_dir), so that a
+    Hugging Face cache whose model and data are both symlinks into one blobs
+    folder loads, while a symlink from the model's folder to anywhere else
+    does not."""
+    roots = []
+    if base_dir is not None:
+        roots = list(dict.fromkeys(os.path.realpath(d) for d in (base_dir, real_dir) if d))
     for index, t in _tensors_with_external_data(proto.graph):
         if t.data_location != _EXTERNAL:
             continue
@@ -322,11 +355,12 @@ def _load_external(proto: onnx.ModelProto, base_dir: Optional[str], label: str, 
         if unknown:
             raise ModelLoadError(f"{where}: unknown external data key(s) {sorted(unknown)}")
         loc = keys.get("location", "")
-        if not loc or loc in (".", "..") or os.path.isabs(loc) or loc.startswith("~"):
+        parts = loc.replace("\\", "/").split("/")
+        if (not loc or loc in (".", "..") or os.path.isabs(loc) or loc.startswith("~") or ".." in parts
+                or "\0" in loc or (len(loc) > 1 and loc[1] == ":")):
             raise ModelLoadError(f"{where}: external data location '{loc}' must be a relative file path inside the model's folder")
-        root = os.path.realpath(base_dir)
         target = os.path.realpath(os.path.join(base_dir, loc))
-        if os.path.commonpath([root, target]) != root:
+        if not any(os.path.commonpath([root, target]) == root for root in roots):
             raise ModelLoadError(f"{where}: external data location '{loc}' resolves outside the model's folder")
         try:
             st = os.stat(target)
@@ -356,9 +390,8 @@ def _load_external(proto: onnx.ModelProto, base_dir: Optional[str], label: str, 
         if index is not None:
             weights.add(index, target, offset, length, f"{where}: external data file '{loc}' ended early")
         else:
-            with open(target, "rb") as f:
-                f.seek(offset)
-                data = f.read(length)
+            with _open_regular(target, where) as f:
+                data = os.pread(f.fileno(), length, offset)
             if len(data) != length:
                 raise ModelLoadError(f"{where}: external data file '{loc}' ended early")
             t.raw_data = data

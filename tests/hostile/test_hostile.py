@@ -1,0 +1,51 @@
+"""The hostile-model corpus (make_corpus.py): every case ends in success or a
+cnnrt exception whose message names what is wrong; no signal, no hang over
+5 s, peak RSS under 1 GiB. The cases run in worker subprocesses with an
+address-space limit (run_corpus.py), so a crash fails its own case only."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_corpus  # noqa: E402
+import run_corpus  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def corpus_results():
+    t0 = time.monotonic()
+    res = run_corpus.run_all(make_corpus.IDS, workers=2)
+    sys.stderr.write(f"\nhostile corpus: {len(res)} cases in {time.monotonic() - t0:.1f} s\n")
+    return res
+
+
+@pytest.mark.parametrize("cid", make_corpus.IDS)
+def test_hostile_case(cid, corpus_results):
+    c = make_corpus.BY_ID[cid]
+    r = corpus_results.get(cid, {"died": "no result (the worker never reached it)"})
+    problem = run_corpus.check(c, r)
+    assert problem is None, f"{cid}: {problem}"
+
+
+def test_corpus_covers_every_category():
+    counts = Counter(c.category for c in make_corpus.CASES)
+    assert set(counts) == {"files", "graphs", "types", "data", "attributes", "external", "run"}, counts
+    assert len(make_corpus.CASES) >= 150, counts
+    assert all(n >= 10 for n in counts.values()), counts
+
+
+def test_runner_reports_a_crash_and_a_hang_as_one_case(monkeypatch):
+    """The runner itself: a case that kills its worker or never returns fails
+    that case, and the cases after it still run."""
+    fake = {"t_ok": make_corpus.Case("t_ok", "files", "ModelLoadError", ("empty",), None)}
+    # The worker imports make_corpus afresh: register the fakes through a module it imports.
+    monkeypatch.setenv("CNNRT_HOSTILE_FAKE", "1")
+    res = run_corpus.run_all(["t_crash", "t_hang", "t_ok"], workers=1, timeout=2)
+    assert "signal 11" in res["t_crash"]["died"]
+    assert "hang" in res["t_hang"]["died"]
+    assert run_corpus.check(fake["t_ok"], res["t_ok"]) is None
