@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import stat
 import struct
 import tempfile
 import zlib
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -185,11 +186,20 @@ def is_compiled(model) -> bool:
     if isinstance(model, (bytes, bytearray, memoryview)):
         return bytes(memoryview(model)[:8]) == MAGIC
     if isinstance(model, (str, os.PathLike)):
+        # Non-blocking, and only a regular file is read: a FIFO (or a device)
+        # must not hang the load here; the ONNX reader then names the problem.
         try:
-            with open(model, "rb") as f:
-                return f.read(8) == MAGIC
+            fd = os.open(model, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except (OSError, ValueError):
+            return False
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            return os.pread(fd, 8, 0) == MAGIC
         except OSError:
             return False
+        finally:
+            os.close(fd)
     return False
 
 
@@ -200,7 +210,10 @@ def _map(path: str):
         raise ModelLoadError(f"model '{path}': cannot open ({e.strerror})") from None
     if st.st_size < HEADER_SIZE:
         raise ModelLoadError(f"model '{path}': truncated: {st.st_size} bytes, a .cnnrt header alone is {HEADER_SIZE}")
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise ModelLoadError(f"model '{path}': not a regular file")
         # Private copy-on-write pages: untouched ones stay shared with the page
         # cache, and nothing the runtime does can write to the file.
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
