@@ -135,6 +135,10 @@ class Op {
   // scales). A float32 graph input used so is known at plan time like an
   // int64 one: its values become part of the plan key.
   virtual bool value_input(int) const { return false; }
+  // The kernel this op chose at load, named as in STYLE.md
+  // ("avx512::f32_winograd_f4x4"), for `cnnrt info` and `cnnrt profile`;
+  // empty: the op's own loops (or the table's element-wise kernels).
+  virtual std::string describe() const { return {}; }
 };
 
 using OpFactory = std::unique_ptr<Op> (*)(CreateCtx& ctx);
