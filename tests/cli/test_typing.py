@@ -57,8 +57,11 @@ def _mypy(tmp_path, code):
     src = tmp_path / "user.py"
     src.write_text(textwrap.dedent(code))
     env = dict(os.environ)
-    # mypy reads the installed package (py.typed) or, from a source tree, this one
-    env["MYPYPATH"] = os.path.dirname(os.path.dirname(cnnrt.__file__))
+    # mypy finds an installed package by its py.typed (and refuses site-packages
+    # in MYPYPATH); a source tree (PYTHONPATH=python) is given by MYPYPATH
+    root = os.path.dirname(os.path.dirname(cnnrt.__file__))
+    if os.path.basename(root) not in ("site-packages", "dist-packages"):
+        env["MYPYPATH"] = root
     p = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull,
                         "--follow-imports=silent", "--ignore-missing-imports", str(src)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path, timeout=600)
