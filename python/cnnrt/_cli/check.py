@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 
