@@ -387,6 +387,21 @@ class PySession {
     return r;
   }
 
+  // Per node, in graph order: (name, op type, the kernel it chose at load
+  // or "" for the op's own loops, [output value names]): `cnnrt info`,
+  // `cnnrt profile`, and `cnnrt check` (which values exist in both graphs).
+  py::list kernels() const {
+    py::list r;
+    const Graph& g = sess_->graph();
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      py::list outs;
+      for (int id : g.nodes[i].outputs)
+        if (id >= 0) outs.append(g.values[id].name);
+      r.append(py::make_tuple(g.nodes[i].name, g.nodes[i].op, sess_->op(i).describe(), outs));
+    }
+    return r;
+  }
+
   size_t arena_bytes(const py::list& arrays) {
     Feeds f;
     feeds_from(arrays, f);
@@ -496,6 +511,7 @@ PYBIND11_MODULE(_core, m) {
       .def("output_shapes", &PySession::output_shapes)
       .def("value_inputs", &PySession::value_inputs)
       .def("arena_bytes", &PySession::arena_bytes)
+      .def("kernels", &PySession::kernels)
       .def("stats", &PySession::stats);
 
   // Load frees the original weights as it packs them, leaving holes in the
@@ -515,6 +531,7 @@ PYBIND11_MODULE(_core, m) {
     py::dict d;
     const auto& f = cpu_features();
     d["version"] = CNNRT_VERSION;
+    d["build"] = CNNRT_BUILD_INFO;
     d["cpu"] = f.brand;
     d["isa_detected"] = isa_name(isa_detected());
     d["isa_current"] = isa_name(isa_current());

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import operator
 import os
-from typing import Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from .lower import lower
 
 # The ONNX front end (and onnx itself) is imported when an ONNX model is
 # compiled, not by `import cnnrt`: a .cnnrt file loads without it.
+
+if TYPE_CHECKING:  # for the annotations only: onnx is imported by the importer when it runs
+    import onnx
 
 _NP_OF = {1: np.dtype(np.float32), 7: np.dtype(np.int64), 9: np.dtype(np.bool_)}
 
@@ -223,7 +226,8 @@ class Session:
 
         Returns one dict per step, in execution order: ``name`` (the node,
         or the conversion the compiler inserted), ``op``, ``median_ms`` and
-        ``min_ms`` over the runs, and ``share`` (of the sum of the medians).
+        ``min_ms`` over the runs, ``share`` (of the sum of the medians) and
+        ``times_ms`` (each run's time, in order).
         The steps are timed one by one, so their sum is a little above the
         time of a plain run."""
         if not isinstance(runs, int) or runs < 1:
@@ -232,14 +236,14 @@ class Session:
             steps = self._core.profile(self._feeds(feeds), runs)
         except CnnrtError as e:
             raise _labelled(e, self._label) from None
-        rows = [{"name": n, "op": op, "median_ms": float(np.median(ns)) / 1e6, "min_ms": min(ns) / 1e6}
-                for n, op, ns in steps]
+        rows = [{"name": n, "op": op, "median_ms": float(np.median(ns)) / 1e6, "min_ms": min(ns) / 1e6,
+                 "times_ms": [t / 1e6 for t in ns]} for n, op, ns in steps]
         total = sum(r["median_ms"] for r in rows) or 1.0
         for r in rows:
             r["share"] = r["median_ms"] / total
         return rows
 
-    def infer(self, *arrays, **named):
+    def infer(self, *arrays: Any, **named: Any) -> Union[np.ndarray, Tuple[np.ndarray, ...]]:
         """One array per input, positionally or by name; returns the output,
         or a tuple of outputs when the model has several."""
         if arrays and named:
@@ -424,14 +428,16 @@ def _where(label: str, info: IOInfo) -> str:  # built only for a message: run() 
     return f"model '{label}', input '{info.name}'"
 
 
-def load(model: Union[str, os.PathLike, bytes, "onnx.ModelProto"], threads: Optional[int] = None, **options) -> Session:  # noqa: F821
+def load(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], threads: Optional[int] = None,  # noqa: F821
+         **options: Any) -> Session:
     """Load a model: an ONNX file or a compiled .cnnrt file (told apart by
     its first bytes, not its name), from a path or bytes, or an
     onnx.ModelProto."""
     return Session(model, threads, **options)
 
 
-def infer(model, *arrays, threads: Optional[int] = None, **named):
+def infer(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], *arrays: Any,  # noqa: F821
+          threads: Optional[int] = None, **named: Any) -> Union[np.ndarray, Tuple[np.ndarray, ...]]:
     """One-shot: load ``model`` and run it on the given input(s)."""
     return load(model, threads=threads).infer(*arrays, **named)
 
@@ -440,8 +446,9 @@ def supported_ops() -> List[str]:
     return sorted(_core.registered_ops())
 
 
-def info() -> dict:
-    """Version, CPU, ISA detected and chosen, OpenMP, default threads."""
+def info() -> Dict[str, Any]:
+    """Version, CPU and its features, ISA detected and chosen (isa_current),
+    the thread pool and default threads, and the build (compiler, flags)."""
     d = dict(_core.info())
     if not d.get("version"):  # a CMake build outside scikit-build defines it empty
         from . import __version__

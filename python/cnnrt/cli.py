@@ -1,43 +1,86 @@
-"""The cnnrt command line: `cnnrt demo`, `cnnrt info`, `cnnrt --version`."""
+"""The cnnrt command line: `cnnrt info|run|check|bench|profile|demo`, `cnnrt --version`.
+
+One function or module per command (python/cnnrt/_cli/): each registers its
+parser in COMMANDS' order and returns an exit code (_cli/__init__.py)."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import List, Optional
 
 
-def main(argv=None) -> int:
-    import cnnrt
-
-    p = argparse.ArgumentParser(prog="cnnrt", description="cnnrt: CPU inference for CNNs (ONNX models).")
-    p.add_argument("--version", action="version", version=f"cnnrt {cnnrt.__version__}")
-    sub = p.add_subparsers(dest="cmd")
+def _demo_register(sub):
     d = sub.add_parser("demo", help="classify the bundled held-out digits with the bundled LeNet-5",
-                       description="Example: cnnrt demo --threads 1")
+                       description="Classify the bundled held-out digits with the bundled LeNet-5.\n\n"
+                                   "Example: cnnrt demo --threads 1",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("--threads", type=int, default=None)
-    sub.add_parser("info", help="version, CPU, ISA path and threads", description="Example: cnnrt info")
+    d.set_defaults(func=_demo_main)
+
+
+def _demo_main(args) -> int:
+    import cnnrt
+    from .demo import run_demo
+
+    try:
+        res = run_demo(threads=args.threads)
+    except (cnnrt.CnnrtError, ValueError) as e:
+        print(f"cnnrt demo: {e}", file=sys.stderr)
+        return 2
+    return 0 if res["accuracy"] >= 0.95 else 1
+
+
+def _save_register(sub):
     sv = sub.add_parser("save", help="compile a model to a .cnnrt file (lowered graph + packed weights)",
-                        description="Example: cnnrt save model.onnx model.cnnrt --isa avx2")
+                        description="Compile a model to a .cnnrt file (lowered graph + packed weights), load it\n"
+                                    "back and check it. Example: cnnrt save model.onnx model.cnnrt --isa avx2",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     sv.add_argument("model")
     sv.add_argument("output")
     sv.add_argument("--isa", choices=["ref", "avx2", "avx512"], default=None, help="pack for this ISA (default: this CPU's)")
-    args = p.parse_args(argv)
-    if args.cmd == "save":
-        return _save(args)
-    if args.cmd == "demo":
-        from .demo import run_demo
+    sv.set_defaults(func=_save)
 
-        try:
-            res = run_demo(threads=args.threads)
-        except (cnnrt.CnnrtError, ValueError) as e:
-            print(f"cnnrt demo: {e}", file=sys.stderr)
-            return 2
-        return 0 if res["accuracy"] >= 0.95 else 1
-    if args.cmd == "info":
+
+def _commands():
+    from ._cli import bench, check, info, profile, run
+
+    return [info.register, run.register, check.register, bench.register, profile.register, _save_register,
+            _demo_register]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    import cnnrt
+    from ._cli.common import FAILED, CommandError, err
+
+    p = argparse.ArgumentParser(
+        prog="cnnrt", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="cnnrt: CPU inference for CNNs (ONNX models).",
+        epilog="Examples:\n  cnnrt info model.onnx --shape input=1x3x224x224\n  cnnrt check model.onnx\n"
+               "  cnnrt bench model.onnx --threads 1,2 --vs onnxruntime\n\n"
+               "`cnnrt COMMAND --help` shows each command's options. MODEL may be 'demo' (the bundled LeNet-5).\n"
+               "Exit codes: 0 done; 1 the command found a problem (check: outputs disagree; info: ops cnnrt\n"
+               "cannot run); 2 it could not do its job (bad or unsupported model, bad input, missing package).")
+    p.add_argument("--version", action="version", version=f"cnnrt {cnnrt.__version__}")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    for register in _commands():
+        register(sub)
+    args = p.parse_args(argv)
+    if args.cmd is None:
+        p.print_help()
+        return 0
+    if args.cmd == "info" and getattr(args, "model", None) is None:
         print(json.dumps(cnnrt.info(), indent=2))
         return 0
-    p.print_help()
-    return 0
+    try:
+        return int(args.func(args))
+    except CommandError as e:
+        err(args.cmd, e)
+    except cnnrt.CnnrtError as e:
+        err(args.cmd, f"{type(e).__name__}: {e}")
+    except KeyboardInterrupt:
+        err(args.cmd, "interrupted")
+    return FAILED
 
 
 def _save(args) -> int:

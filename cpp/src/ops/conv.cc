@@ -216,6 +216,20 @@ class ConvOp : public Op {
 
   int inplace_input() const override { return cat_total_ > 0 ? 4 : -1; }
 
+  std::string describe() const override {
+    const std::string isa = std::string(isa_name(kt_.isa)) + "::";
+    if (!nhwc_)
+      return depthwise_ ? isa + "f32_dwconv" : isa + "f32_gemm_" + std::to_string(kt_.gemm_mr) + "x" +
+                                                   std::to_string(kt_.gemm_nr) + " (NCHW, implicit im2col)";
+    switch (algo_) {
+      case NhwcAlgo::Depthwise: return isa + "f32_dwconv_nhwc";
+      case NhwcAlgo::Winograd:
+        return isa + "f32_winograd_f" + std::to_string(kt_.winograd_m) + "x" + std::to_string(kt_.winograd_m);
+      case NhwcAlgo::Gemm: break;
+    }
+    return isa + "f32_conv_nhwc" + (group_ > 1 ? " (per group)" : "");
+  }
+
   Kernel plan(PlanCtx& ctx) const override {
     if (nhwc_) return plan_nhwc(ctx);
     const TensorMeta& x = ctx.expect(0, DType::F32, nd_ + 2, nd_ + 2);

@@ -11,6 +11,12 @@ ActParams read_fused_act(const Node& n);
 
 namespace {
 
+// "avx512::f32_gemm_14x32 (B packed at load)": the table's GEMM microkernel.
+std::string gemm_name(const KernelTable& kt, bool packed_b) {
+  return std::string(isa_name(kt.isa)) + "::f32_gemm_" + std::to_string(kt.gemm_mr) + "x" +
+         std::to_string(kt.gemm_nr) + (packed_b ? " (B packed at load)" : "");
+}
+
 class GemmOp : public Op {
  public:
   explicit GemmOp(CreateCtx& c) : kt_(c.kernels()) {
@@ -100,6 +106,8 @@ class GemmOp : public Op {
       }
     };
   }
+
+  std::string describe() const override { return gemm_name(kt_, !packed_b_.empty()); }
 
  private:
   const KernelTable& kt_;
@@ -230,6 +238,8 @@ class MatMulOp : public Op {
       }
     };
   }
+
+  std::string describe() const override { return gemm_name(kt_, !packed_b_.empty()); }
 
  private:
   const KernelTable& kt_;

@@ -190,6 +190,10 @@ class Op {
   // The packed weights the op holds, tagged by layout, for a .cnnrt file
   // (CreateCtx::prepacked hands them back on load under the same ISA).
   virtual void export_packed(std::vector<PackedOut>&) const {}
+  // The kernel this op chose at load, named as in STYLE.md
+  // ("avx512::f32_winograd_f4x4"), for `cnnrt info` and `cnnrt profile`;
+  // empty: the op's own loops (or the table's element-wise kernels).
+  virtual std::string describe() const { return {}; }
 };
 
 using OpFactory = std::unique_ptr<Op> (*)(CreateCtx& ctx);

@@ -347,6 +347,10 @@ class PoolOp : public Op {
     };
   }
 
+  std::string describe() const override {
+    return nhwc_ ? std::string(isa_name(kt_.isa)) + "::f32_pool_nhwc" : std::string("f32_pool (NCHW loops)");
+  }
+
  private:
   PoolKind kind_;
   const KernelTable& kt_;
@@ -409,6 +413,10 @@ class GlobalPoolOp : public Op {
           y[p] = reduce_plane<PoolKind::Avg>(x + p * hw, hw) * inv;
       });
     };
+  }
+
+  std::string describe() const override {
+    return nhwc_ ? std::string(isa_name(kt_.isa)) + "::f32_global_pool_nhwc" : std::string("f32_global_pool (NCHW loops)");
   }
 
  private:

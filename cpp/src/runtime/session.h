@@ -113,6 +113,8 @@ class Session {
     return graph_.values[graph_.inputs[i]].dtype != DType::F32 || (i < value_feed_.size() && value_feed_[i]);
   }
   size_t constant_bytes() const;
+  // The created op of node i (Op::describe: the kernel it chose).
+  const Op& op(size_t node) const { return *ops_[node]; }
 
  private:
   std::shared_ptr<Plan> build_plan(const std::vector<Feed>& feeds) const;
