@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from .errors import CnnrtError, InputError, UnsupportedOpError
+from .errors import CnnrtError, InputError, ModelLoadError, UnsupportedOpError
 from .lower import lower
 from .onnx_import import check_supported, open_model, to_ir
 from .passes import run_pipeline
@@ -83,7 +83,9 @@ class Session:
             # inconsistent graph fails here and the first run is not slower.
             if (self.inputs and all(_static_float(i) for i in self.inputs)
                     and not any(self._core.value_inputs())):  # e.g. Resize scales fed at run time
-                self._core.output_shapes([np.zeros(i.shape, np.float32) for i in self.inputs])
+                zeros = _planning_inputs(self.inputs, label)
+                if zeros is not None:
+                    self._core.output_shapes(zeros)
         except CnnrtError as e:
             raise _labelled(e, label) from None
         _core.release_free_memory()
@@ -179,6 +181,30 @@ class Session:
 def _static_float(info: IOInfo) -> bool:
     return (info.dtype == np.float32 and info.shape is not None
             and all(isinstance(d, int) and d >= 0 for d in info.shape))
+
+
+# Load plans for the declared input shapes with zero-filled arrays of that
+# size; above this (a declared shape no caller could feed in memory) the plan
+# is made at the first run instead, from the caller's arrays.
+_PLAN_AT_LOAD_MAX_BYTES = 1 << 30
+
+
+def _planning_inputs(inputs: List[IOInfo], label: str) -> Optional[List[np.ndarray]]:
+    arrays = []
+    for info in inputs:
+        nbytes = 4
+        for d in info.shape:
+            nbytes *= d
+        if nbytes >= 1 << 63:
+            raise ModelLoadError(f"model '{label}': input '{info.name}' declares shape {info.shape}, "
+                                 f"over 2^63 bytes of float32")
+        if nbytes > _PLAN_AT_LOAD_MAX_BYTES:
+            return None
+        try:
+            arrays.append(np.zeros(info.shape, np.float32))
+        except MemoryError:
+            return None
+    return arrays
 
 
 def _labelled(e: CnnrtError, label: str) -> CnnrtError:
