@@ -46,6 +46,7 @@ class Worker:
     last: float
     ready: bool = False
     done: int = 0  # inputs finished by this process
+    expected: int = -1  # replay: the number of inputs it was given (then exit status 0 is the normal end)
 
 
 @dataclass
@@ -161,7 +162,7 @@ def _serve(workers: List[Worker], stats: Stats, respawn, out: str, timeout: floa
             rc = w.proc.wait()
             _stop(w, hang=False)
             workers.remove(w)
-            if rc == 0 and respawn is None:
+            if rc == 0 and 0 <= w.expected <= w.done:
                 continue  # a replay worker that finished its list
             if not w.ready:
                 raise SystemExit(f"fuzz worker {w.index} failed to start ({_describe_exit(rc)}):\n{_tail(w.log)}")
@@ -238,7 +239,9 @@ def replay(paths: List[str], timeout: float = 5.0, as_limit: int = 2 << 30) -> S
         lst = os.path.join(work, "list.txt")
         with open(lst, "w") as f:
             f.write("".join(p + "\n" for p in items))
-        return _spawn(0, 0, work, out, as_limit, replay=lst)
+        w = _spawn(0, 0, work, out, as_limit, replay=lst)
+        w.expected = len(items)
+        return w
 
     def respawn(w: Worker) -> Optional[Worker]:
         # The input that crashed or hung is remaining[w.done]; go on after it.

@@ -46,7 +46,7 @@ def build() -> Dict[str, onnx.ModelProto]:
         "conv_strided_dilated",
         [helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], strides=[2, 2], dilations=[2, 1],
                           pads=[2, 1, 1, 0], name="conv")],
-        [x], [_vi("y", [1, 5, 3, 3])], [_w(rng, "w", [5, 3, 3, 3])])
+        [x], [_vi("y", [1, 5, 4, 4])], [_w(rng, "w", [5, 3, 3, 3])])
     seeds["dwconv_group"] = _model(
         "dwconv_group",
         [helper.make_node("Conv", ["x", "w", "b"], ["y"], group=3, kernel_shape=[3, 3], auto_pad="SAME_UPPER",
@@ -58,7 +58,7 @@ def build() -> Dict[str, onnx.ModelProto]:
                           name="maxpool"),
          helper.make_node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2], ceil_mode=1, count_include_pad=1,
                           name="avgpool")],
-        [x], [_vi("y", [1, 3, 2, 2])])
+        [x], [_vi("y", [1, 3, 3, 3])])
     seeds["gemm"] = _model(
         "gemm",
         [helper.make_node("Flatten", ["x"], ["f"], axis=1, name="flatten"),

@@ -81,8 +81,8 @@ def test_proto_mutation_sets_a_boundary_value():
 def test_byte_mutation_changes_bytes():
     corpus = seeds.serialized()
     r = random.Random(5)
-    outs = {mutate.byte_mutate(corpus[0], r, corpus) for _ in range(100)}
-    assert len(outs) > 90 and corpus[0] not in outs
+    outs = [mutate.byte_mutate(corpus[0], r, corpus) for _ in range(100)]
+    assert len(set(outs)) > 90 and sum(o != corpus[0] for o in outs) >= 95
 
 
 def test_driver_catches_crash_hang_and_exception(tmp_path, monkeypatch):

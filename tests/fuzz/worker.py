@@ -90,9 +90,9 @@ class Target:
 
     def one(self, data: bytes, r: random.Random, from_path: bool) -> bytes:
         cnnrt = self.cnnrt
-        if self.selftest and data[:9] in (b"SELFCRASH", b"SELFHANG!", b"SELFRAISE"):
-            return self._selftest(data[:9])
         try:
+            if self.selftest and data[:9] in (b"SELFCRASH", b"SELFHANG!", b"SELFRAISE"):
+                self._selftest(data[:9])
             sess = cnnrt.load(self.cur_path if from_path else data, threads=1, **self.options)
         except cnnrt.CnnrtError:
             return b"l"
@@ -109,7 +109,7 @@ class Target:
             return self._finding(data, e, "run")
         return b"o"
 
-    def _selftest(self, what: bytes) -> bytes:
+    def _selftest(self, what: bytes) -> None:
         if what == b"SELFCRASH":
             os.abort()
         if what == b"SELFHANG!":

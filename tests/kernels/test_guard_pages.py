@@ -41,10 +41,10 @@ def guarded(a):
     base = libc.mmap(None, total, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
     assert base not in (None, ctypes.c_void_p(-1).value), "mmap failed"
     if where == "tail":
-        assert libc.mprotect(base + data_len, PAGE, mmap.PROT_NONE) == 0
+        assert libc.mprotect(base + data_len, PAGE, 0) == 0
         start = base + data_len - nbytes
     else:
-        assert libc.mprotect(base, PAGE, mmap.PROT_NONE) == 0
+        assert libc.mprotect(base, PAGE, 0) == 0
         start = base + PAGE
     buf = (ctypes.c_char * max(nbytes, 1)).from_address(start)
     out = np.frombuffer(buf, np.float32, count=a.size).reshape(a.shape)

@@ -299,6 +299,25 @@ def check_supported(graph: Graph, known_ops) -> None:
     _raise_unsupported(graph.name, [(n.name, n.op, "op not implemented") for n in graph.nodes if n.op not in known_ops])
 
 
+def _negative_pads(model: onnx.ModelProto) -> bool:
+    g = model.graph
+    pads_inputs = {n.input[1] for n in g.node if n.op_type == "Pad" and len(n.input) > 1}
+    for n in g.node:
+        if n.op_type == "Pad" and any(a.name == "pads" and any(v < 0 for v in a.ints) for a in n.attribute):
+            return True
+        if n.op_type == "Constant" and set(n.output) & pads_inputs:
+            if any(a.type != onnx.AttributeProto.TENSOR or _negative(a.t) for a in n.attribute):
+                return True
+    return any(_negative(t) for t in g.initializer if t.name in pads_inputs)
+
+
+def _negative(t: onnx.TensorProto) -> bool:
+    try:
+        return bool((numpy_helper.to_array(t) < 0).any())
+    except Exception:  # unreadable: refused later with its message; no inference before that
+        return True
+
+
 def _infer_shapes(model: onnx.ModelProto) -> Dict[str, Value]:
     """onnx's shape inference, used by passes that need static shapes; a model
     it cannot handle simply gets no extra information."""
@@ -312,6 +331,12 @@ def _infer_shapes(model: onnx.ModelProto) -> Dict[str, Value]:
     g.input.extend(model.graph.input)
     g.output.extend(model.graph.output)
     g.value_info.extend(model.graph.value_info)
+    if _negative_pads(model):
+        # onnx 1.23 infers Pad with negative pads into negative dims without
+        # a check, and its Slice inference then aborts the process (an
+        # assertion in std::clamp): such a model gets no inferred shapes (they
+        # are hints; the runtime plans from the real ones).
+        return {}
     # A negative declared dim aborts onnx 1.23's Slice inference (an
     # assertion in std::clamp); graph inputs with one are refused in
     # _check_proto, declared output and intermediate shapes are hints: unknown.
