@@ -166,4 +166,6 @@ def test_guard_page_catches_an_overread():
         print(big.sum())
     ''')
     r = subprocess.run([sys.executable, "-c", code, "ref", "tail"], capture_output=True, text=True, timeout=120)
-    assert r.returncode < 0, f"expected a fault, got exit status {r.returncode}: {r.stdout} {r.stderr}"
+    # A signal, or (in the sanitizer lane, libasan preloaded) ASan's SEGV report and exit status 1.
+    assert r.returncode < 0 or (r.returncode != 0 and "SEGV" in r.stderr), \
+        f"expected a fault, got exit status {r.returncode}: {r.stdout} {r.stderr}"
