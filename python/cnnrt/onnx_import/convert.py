@@ -134,6 +134,8 @@ def _check_schema(n: onnx.NodeProto, opset: int, where: str) -> None:
         extra = [a.name for a in n.attribute if a.name not in schema.attributes]
         raise ModelLoadError(f"{where}: has {len(n.input)} inputs; {n.op_type}-{schema.since_version} takes "
                              f"{schema.min_input} to {schema.max_input}"
+                             + (f" (input {schema.max_input} onwards: a newer opset's form?)"
+                                if len(n.input) > schema.max_input else "")
                              + (f" (and has no attribute {extra}: an older opset's form?)" if extra else ""))
     if not schema.min_output <= len(n.output) <= schema.max_output:
         raise ModelLoadError(f"{where}: has {len(n.output)} outputs; {n.op_type}-{schema.since_version} gives "
