@@ -87,7 +87,7 @@ void register_kernels_nhwc(py::module_& m) {
       [](const std::string& isa, const std::string& algo, farr x, farr w, py::object bias, py::object residual,
          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations, int act, float p0,
          float p1, int threads, int reps, bool undisturbed, int64_t x_off, int64_t y_stride,
-         int64_t y_off) -> py::object {
+         int64_t y_off, py::object out) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 4 || w.ndim() != 4) fail(ErrorKind::Input, "conv_nhwc: x is [N,H,W,C], w is [OC,C,KH,KW]");
         ConvNhwcArgs a;
@@ -128,7 +128,7 @@ void register_kernels_nhwc(py::module_& m) {
           fail(ErrorKind::Input, "conv_nhwc: unknown algo '", algo, "'");
         }
         a.w_packed = packed.data();
-        farr y({a.N, a.OH, a.OW, a.y_stride});
+        farr y = bindings::out_array(out, {a.N, a.OH, a.OW, a.y_stride}, "conv_nhwc");
         if (a.y_stride != a.OC)
           for (py::ssize_t i = 0; i < y.size(); ++i) y.mutable_data()[i] = std::numeric_limits<float>::quiet_NaN();
         farr bb, rr;
@@ -180,7 +180,8 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("residual") = py::none(), py::arg("strides") = std::vector<int64_t>{1, 1},
       py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("dilations") = std::vector<int64_t>{1, 1},
       py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0,
-      py::arg("undisturbed") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0);
+      py::arg("undisturbed") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0,
+      py::arg("out") = py::none());
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
   m.def("winograd_worth_it", [](const std::string& isa, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
     return winograd_worth_it(kernel_table(isa_from_name(isa.c_str())), C, OC, OH, OW);
@@ -195,7 +196,7 @@ void register_kernels_nhwc(py::module_& m) {
       [](const std::string& isa, const std::string& kind, farr x, std::vector<int64_t> kernel,
          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations,
          std::vector<int64_t> out, bool count_include_pad, int threads, int64_t channels, int64_t y_stride,
-         int reps) -> py::object {
+         int reps, py::object out_arr) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 4) fail(ErrorKind::Input, "pool_nhwc: x is [N,H,W,C]");
         PoolNhwcArgs a;
@@ -215,7 +216,7 @@ void register_kernels_nhwc(py::module_& m) {
         a.kind = kind == "max" ? PoolKind::Max : PoolKind::Avg;
         a.count_include_pad = count_include_pad;
         a.threads = threads;
-        farr y({a.N, a.OH, a.OW, a.y_stride});
+        farr y = bindings::out_array(out_arr, {a.N, a.OH, a.OW, a.y_stride}, "pool_nhwc");
         if (a.y_stride > a.C) std::fill(y.mutable_data(), y.mutable_data() + y.size(), std::nanf(""));
         a.x = x.data();
         a.y = y.mutable_data();
@@ -233,14 +234,14 @@ void register_kernels_nhwc(py::module_& m) {
       },
       py::arg("isa"), py::arg("kind"), py::arg("x"), py::arg("kernel"), py::arg("strides"), py::arg("pads"),
       py::arg("dilations"), py::arg("out"), py::arg("count_include_pad") = false, py::arg("threads") = 1,
-      py::arg("channels") = 0, py::arg("y_stride") = 0, py::arg("reps") = 0);
+      py::arg("channels") = 0, py::arg("y_stride") = 0, py::arg("reps") = 0, py::arg("out_arr") = py::none());
   // With reps > 0, (y, [seconds per run]).
   m.def(
       "global_pool_nhwc",
-      [](const std::string& isa, const std::string& kind, farr x, int threads, int reps) -> py::object {
+      [](const std::string& isa, const std::string& kind, farr x, int threads, int reps, py::object out) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 3) fail(ErrorKind::Input, "global_pool_nhwc: x is [N, HW, C]");
-        farr y({x.shape(0), x.shape(2)});
+        farr y = bindings::out_array(out, {x.shape(0), x.shape(2)}, "global_pool_nhwc");
         std::vector<double> secs;
         {
           py::gil_scoped_release nogil;
@@ -254,7 +255,8 @@ void register_kernels_nhwc(py::module_& m) {
         if (reps > 0) return py::make_tuple(y, secs);
         return std::move(y);
       },
-      py::arg("isa"), py::arg("kind"), py::arg("x"), py::arg("threads") = 1, py::arg("reps") = 0);
+      py::arg("isa"), py::arg("kind"), py::arg("x"), py::arg("threads") = 1, py::arg("reps") = 0,
+      py::arg("out") = py::none());
   // Depthwise NHWC on strided tensors: x [N,H,W,XS] read as its first
   // `channels` channels (0 = XS), w [C,1,KH,KW], residual [N,OH,OW,LDR]
   // (LDR >= C, its last dimension), y [N,OH,OW,y_stride] (0 = C; lanes past
@@ -263,7 +265,7 @@ void register_kernels_nhwc(py::module_& m) {
       "dwconv_nhwc",
       [](const std::string& isa, farr x, farr w, py::object bias, py::object residual, std::vector<int64_t> strides,
          std::vector<int64_t> pads, std::vector<int64_t> dilations, int act, float p0, float p1, int64_t channels,
-         int64_t y_stride, int threads) {
+         int64_t y_stride, int threads, py::object out) {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 4 || w.ndim() != 4) fail(ErrorKind::Input, "dwconv_nhwc: x is [N,H,W,XS], w is [C,1,KH,KW]");
         ConvNhwcArgs a;
@@ -283,7 +285,7 @@ void register_kernels_nhwc(py::module_& m) {
         std::vector<float> packed(kt.dw_packed_size(a.C, a.KH, a.KW));
         kt.dw_pack(w.data(), a.C, a.KH, a.KW, packed.data());
         a.w_packed = packed.data();
-        farr y({a.N, a.OH, a.OW, a.y_stride});
+        farr y = bindings::out_array(out, {a.N, a.OH, a.OW, a.y_stride}, "dwconv_nhwc");
         if (a.y_stride > a.C) std::fill(y.mutable_data(), y.mutable_data() + y.size(), std::nanf(""));
         farr bb, rr;
         if (!bias.is_none()) {
@@ -313,5 +315,6 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("isa"), py::arg("x"), py::arg("w"), py::arg("bias") = py::none(), py::arg("residual") = py::none(),
       py::arg("strides") = std::vector<int64_t>{1, 1}, py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0},
       py::arg("dilations") = std::vector<int64_t>{1, 1}, py::arg("act") = 0, py::arg("p0") = 0.f,
-      py::arg("p1") = 0.f, py::arg("channels") = 0, py::arg("y_stride") = 0, py::arg("threads") = 1);
+      py::arg("p1") = 0.f, py::arg("channels") = 0, py::arg("y_stride") = 0, py::arg("threads") = 1,
+      py::arg("out") = py::none());
 }

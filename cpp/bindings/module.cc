@@ -430,7 +430,12 @@ class PySession {
       PyObject* a = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, static_cast<int>(m.shape.size()),
                                               reinterpret_cast<Py_intptr_t*>(const_cast<int64_t*>(m.shape.data())),
                                               nullptr, nullptr, 0, nullptr);
-      if (!a) throw py::error_already_set();
+      if (!a) {
+        if (!PyErr_ExceptionMatches(PyExc_MemoryError)) throw py::error_already_set();
+        PyErr_Clear();  // as a std::bad_alloc in the runtime: a cnnrt error, naming the output
+        fail(ErrorKind::Internal, "out of memory: graph output '", g.values[g.outputs[i]].name, "' of shape ",
+             shape_str(m.shape), " cannot be allocated");
+      }
       outs[i] = py::detail::array_proxy(a)->data;
       PyList_SET_ITEM(result.ptr(), static_cast<py::ssize_t>(i), a);  // steals
     }

@@ -8,6 +8,7 @@
 #include "core/parallel.h"
 #include "kernels/kernels.h"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -28,6 +29,19 @@ ActParams act_params(int kind, float a, float b) {
 
 }  // namespace
 
+namespace cnnrt::bindings {
+farr out_array(const py::object& out, const std::vector<py::ssize_t>& shape, const char* hook) {
+  if (out.is_none()) return farr(shape);
+  if (!py::array_t<float, py::array::c_style>::check_(out))
+    fail(ErrorKind::Input, hook, ": out must be a C-contiguous float32 array");
+  farr y = py::reinterpret_borrow<farr>(out);
+  if (!y.writeable() || static_cast<size_t>(y.ndim()) != shape.size() ||
+      !std::equal(shape.begin(), shape.end(), y.shape()))
+    fail(ErrorKind::Input, hook, ": out must be writeable, of the output's shape");
+  return y;
+}
+}  // namespace cnnrt::bindings
+
 void register_kernels(py::module_& mod) {
   py::module_ m = mod.def_submodule("kernels", "kernel-table test hooks");
   register_kernels_nhwc(m);
@@ -39,13 +53,14 @@ void register_kernels(py::module_& mod) {
   m.def(
       "gemm",
       [](const std::string& isa, farr a, farr b, bool trans_a, bool trans_b, bool pack_a, bool pack_b, float alpha,
-         py::object bias_m, py::object bias_n, py::object residual, int act, float p0, float p1, int threads) {
+         py::object bias_m, py::object bias_n, py::object residual, int act, float p0, float p1, int threads,
+         py::object out) {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (a.ndim() != 2 || b.ndim() != 2) fail(ErrorKind::Input, "gemm: A and B must be 2-D");
         const int64_t M = trans_a ? a.shape(1) : a.shape(0), K = trans_a ? a.shape(0) : a.shape(1);
         const int64_t Kb = trans_b ? b.shape(1) : b.shape(0), N = trans_b ? b.shape(0) : b.shape(1);
         if (K != Kb) fail(ErrorKind::Input, "gemm: K mismatch ", K, " vs ", Kb);
-        farr c({M, N});
+        farr c = bindings::out_array(out, {M, N}, "gemm");
         std::vector<float> pa, pb;
         GemmArgs g;
         g.M = M;
@@ -100,7 +115,7 @@ void register_kernels(py::module_& mod) {
       py::arg("isa"), py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
       py::arg("pack_a") = false, py::arg("pack_b") = false, py::arg("alpha") = 1.f, py::arg("bias_m") = py::none(),
       py::arg("bias_n") = py::none(), py::arg("residual") = py::none(), py::arg("act") = 0, py::arg("p0") = 0.f,
-      py::arg("p1") = 0.f, py::arg("threads") = 1);
+      py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("out") = py::none());
   // Peak GFLOP/s of this ISA's FMA units on `threads` threads at once.
   m.def(
       "fma_peak",
@@ -125,21 +140,25 @@ void register_kernels(py::module_& mod) {
       py::arg("isa"), py::arg("threads") = 1, py::arg("seconds") = 0.2);
   m.def(
       "act",
-      [](const std::string& isa, farr x, int kind, float a, float b) {
+      [](const std::string& isa, farr x, int kind, float a, float b, py::object out) {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
-        farr y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+        farr y = bindings::out_array(out, std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()), "act");
         kt.act(y.mutable_data(), x.data(), x.size(), act_params(kind, a, b));
         return y;
       },
-      py::arg("isa"), py::arg("x"), py::arg("kind"), py::arg("a") = 0.f, py::arg("b") = 0.f);
-  m.def("binary", [](const std::string& isa, int op, int mode, farr a, farr b) {
-    const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
-    const int64_t n = mode == 2 ? b.size() : a.size();
-    if (mode == 0 && a.size() != b.size()) fail(ErrorKind::Input, "binary: sizes differ");
-    farr y(n);
-    kt.binary(static_cast<BinOp>(op), static_cast<BinMode>(mode), y.mutable_data(), a.data(), b.data(), n);
-    return y;
-  });
+      py::arg("isa"), py::arg("x"), py::arg("kind"), py::arg("a") = 0.f, py::arg("b") = 0.f,
+      py::arg("out") = py::none());
+  m.def(
+      "binary",
+      [](const std::string& isa, int op, int mode, farr a, farr b, py::object out) {
+        const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
+        const int64_t n = mode == 2 ? b.size() : a.size();
+        if (mode == 0 && a.size() != b.size()) fail(ErrorKind::Input, "binary: sizes differ");
+        farr y = bindings::out_array(out, {n}, "binary");
+        kt.binary(static_cast<BinOp>(op), static_cast<BinMode>(mode), y.mutable_data(), a.data(), b.data(), n);
+        return y;
+      },
+      py::arg("isa"), py::arg("op"), py::arg("mode"), py::arg("a"), py::arg("b"), py::arg("out") = py::none());
   m.def(
       "dwconv",
       [](const std::string& isa, farr x, farr w, py::object bias, std::vector<int64_t> strides,

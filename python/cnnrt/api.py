@@ -133,7 +133,9 @@ class Session:
                     if nbytes > self._max_memory:
                         raise ModelLoadError(f"input '{i.name}' of shape {i.shape} needs {nbytes} bytes, more than "
                                              f"the session's memory cap max_memory={self._max_memory} bytes")
-                self._core.output_shapes([np.zeros(i.shape, np.float32) for i in self.inputs])
+                zeros = _planning_inputs(self.inputs, label)
+                if zeros is not None:
+                    self._core.output_shapes(zeros)
         except CnnrtError as e:
             raise _labelled(e, label) from None
         except MemoryError:
@@ -327,6 +329,30 @@ def _prod(shape) -> int:
     for d in shape:
         n *= d
     return n
+
+
+# Load plans for the declared input shapes with zero-filled arrays of that
+# size; above this (a declared shape no caller could feed in memory) the plan
+# is made at the first run instead, from the caller's arrays.
+_PLAN_AT_LOAD_MAX_BYTES = 1 << 30
+
+
+def _planning_inputs(inputs: List[IOInfo], label: str) -> Optional[List[np.ndarray]]:
+    arrays = []
+    for info in inputs:
+        nbytes = 4
+        for d in info.shape:
+            nbytes *= d
+        if nbytes >= 1 << 63:
+            raise ModelLoadError(f"model '{label}': input '{info.name}' declares shape {info.shape}, "
+                                 f"over 2^63 bytes of float32")
+        if nbytes > _PLAN_AT_LOAD_MAX_BYTES:
+            return None
+        try:
+            arrays.append(np.zeros(info.shape, np.float32))
+        except MemoryError:
+            return None
+    return arrays
 
 
 def _labelled(e: CnnrtError, label: str) -> CnnrtError:

@@ -119,8 +119,16 @@ class ConvOp : public Op {
       if (xi.has_shape && xi.shape.size() == 4 && xi.shape[1] > 0 && xi.shape[2] > 0) {
         const bool same = win_.auto_pad == "SAME_UPPER" || win_.auto_pad == "SAME_LOWER";
         const bool valid = win_.auto_pad == "VALID";
-        oh = same ? xi.shape[1] : xi.shape[1] + (valid ? 0 : win_.pad_begin[0] + win_.pad_end[0]) - 2;
-        ow = same ? xi.shape[2] : xi.shape[2] + (valid ? 0 : win_.pad_begin[1] + win_.pad_end[1]) - 2;
+        // Overflow-checked: the pads are not validated yet (planning does);
+        // absurd ones leave no hint (0) rather than wrap.
+        auto out = [&](int64_t in, int64_t pb, int64_t pe) -> int64_t {
+          if (same) return in;
+          int64_t r = in;
+          if (!valid && (__builtin_add_overflow(r, pb, &r) || __builtin_add_overflow(r, pe, &r))) return 0;
+          return __builtin_sub_overflow(r, 2, &r) ? 0 : r;
+        };
+        oh = out(xi.shape[1], win_.pad_begin[0], win_.pad_end[0]);
+        ow = out(xi.shape[2], win_.pad_begin[1], win_.pad_end[1]);
       }
       if (use_winograd(kt_, cg_, oc_, oh, ow)) algo_ = NhwcAlgo::Winograd;
     }

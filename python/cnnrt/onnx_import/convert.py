@@ -7,6 +7,8 @@ reported, all at once, in one UnsupportedOpError.
 """
 from __future__ import annotations
 
+import functools
+
 from collections import deque
 from typing import Dict, List
 
@@ -79,6 +81,74 @@ def _runtime_array(arr: np.ndarray, where: str, name: str) -> np.ndarray:
     )
 
 
+def _check_proto(model: onnx.ModelProto, label: str) -> None:
+    """What the rest of the import (and onnx's shape inference) must not
+    see: a string field that is not valid UTF-8 (protobuf hands it over as
+    bytes), and a graph input with a negative dimension (onnx 1.23's Slice
+    shape inference aborts the process on one: an assertion in std::clamp)."""
+    g = model.graph
+
+    def bad(value, what):
+        if isinstance(value, bytes):
+            raise ModelLoadError(f"model '{label}': {what} {value!r} is not valid UTF-8")
+
+    bad(g.name, "graph name")
+    for o in model.opset_import:
+        bad(o.domain, "opset domain")
+    for t in g.initializer:
+        bad(t.name, "initializer name")
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        bad(vi.name, "value name")
+    for vi in g.input:
+        if vi.type.HasField("tensor_type"):
+            for k, d in enumerate(vi.type.tensor_type.shape.dim):
+                if d.HasField("dim_value") and d.dim_value < 0:
+                    raise ModelLoadError(f"model '{label}': graph input '{vi.name}' has a negative dimension "
+                                         f"({d.dim_value} at axis {k}) in its declared shape")
+    for n in g.node:
+        bad(n.op_type, "op type")
+        bad(n.name, "node name")
+        bad(n.domain, "node domain")
+        for v in list(n.input) + list(n.output):
+            bad(v, f"node '{n.name}' input/output name")
+        for a in n.attribute:
+            bad(a.name, f"node '{n.name}' attribute name")
+
+
+@functools.lru_cache(maxsize=None)
+def _schema(op_type: str, opset: int):
+    try:
+        return onnx.defs.get_schema(op_type, opset, "")
+    except Exception:  # an op this onnx does not know: reported as unsupported later
+        return None
+
+
+def _check_schema(n: onnx.NodeProto, opset: int, where: str) -> None:
+    """The node's input/output counts and attribute types as its ONNX schema
+    says: the normalisation and the passes may then rely on them (an 'axis'
+    that is a list or a string, a Shape without an input, is refused here)."""
+    schema = _schema(n.op_type, opset)
+    if schema is None:
+        return
+    if not schema.min_input <= len(n.input) <= schema.max_input:
+        extra = [a.name for a in n.attribute if a.name not in schema.attributes]
+        raise ModelLoadError(f"{where}: has {len(n.input)} inputs; {n.op_type}-{schema.since_version} takes "
+                             f"{schema.min_input} to {schema.max_input}"
+                             + (f" (input {schema.max_input} onwards: a newer opset's form?)"
+                                if len(n.input) > schema.max_input else "")
+                             + (f" (and has no attribute {extra}: an older opset's form?)" if extra else ""))
+    if not schema.min_output <= len(n.output) <= schema.max_output:
+        raise ModelLoadError(f"{where}: has {len(n.output)} outputs; {n.op_type}-{schema.since_version} gives "
+                             f"{schema.min_output} to {schema.max_output}")
+    declared = schema.attributes
+    for a in n.attribute:
+        spec = declared.get(a.name)
+        if spec is not None and int(a.type) != int(spec.type.value):
+            want = onnx.AttributeProto.AttributeType.Name(int(spec.type.value))
+            got = onnx.AttributeProto.AttributeType.Name(a.type) if a.type in onnx.AttributeProto.AttributeType.values() else str(a.type)
+            raise ModelLoadError(f"{where}: attribute '{a.name}' must be {want}, got {got}")
+
+
 def opset_of(model: onnx.ModelProto) -> int:
     for o in model.opset_import:
         if o.domain in ("", "ai.onnx"):
@@ -95,6 +165,7 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None, 
     weights: the reader.Weights that open_model returned with `model`: the
     bytes of the initializers it lists are read from there."""
     g = model.graph
+    _check_proto(model, label)
     opset = opset_of(model)
     if opset == 0:
         raise ModelLoadError(
@@ -185,6 +256,7 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None, 
                 raise ModelLoadError(f"{where}: Constant must have one output")
             consts[n.output[0]] = _constant_value(n, where)
             continue
+        _check_schema(n, opset, where)
         node = Node(n.op_type, name, list(n.input), list(n.output), {})
         try:
             node = normalize_node(n, node, opset, where)
@@ -231,6 +303,25 @@ def check_supported(graph: Graph, known_ops) -> None:
     _raise_unsupported(graph.name, [(n.name, n.op, "op not implemented") for n in graph.nodes if n.op not in known_ops])
 
 
+def _negative_pads(model: onnx.ModelProto) -> bool:
+    g = model.graph
+    pads_inputs = {n.input[1] for n in g.node if n.op_type == "Pad" and len(n.input) > 1}
+    for n in g.node:
+        if n.op_type == "Pad" and any(a.name == "pads" and any(v < 0 for v in a.ints) for a in n.attribute):
+            return True
+        if n.op_type == "Constant" and set(n.output) & pads_inputs:
+            if any(a.type != onnx.AttributeProto.TENSOR or _negative(a.t) for a in n.attribute):
+                return True
+    return any(_negative(t) for t in g.initializer if t.name in pads_inputs)
+
+
+def _negative(t: onnx.TensorProto) -> bool:
+    try:
+        return bool((numpy_helper.to_array(t) < 0).any())
+    except Exception:  # unreadable: refused later with its message; no inference before that
+        return True
+
+
 def _infer_shapes(model: onnx.ModelProto) -> Dict[str, Value]:
     """onnx's shape inference, used by passes that need static shapes; a model
     it cannot handle simply gets no extra information."""
@@ -244,6 +335,19 @@ def _infer_shapes(model: onnx.ModelProto) -> Dict[str, Value]:
     g.input.extend(model.graph.input)
     g.output.extend(model.graph.output)
     g.value_info.extend(model.graph.value_info)
+    if _negative_pads(model):
+        # onnx 1.23 infers Pad with negative pads into negative dims without
+        # a check, and its Slice inference then aborts the process (an
+        # assertion in std::clamp): such a model gets no inferred shapes (they
+        # are hints; the runtime plans from the real ones).
+        return {}
+    # A negative declared dim aborts onnx 1.23's Slice inference (an
+    # assertion in std::clamp); graph inputs with one are refused in
+    # _check_proto, declared output and intermediate shapes are hints: unknown.
+    for vi in list(g.output) + list(g.value_info):
+        for d in vi.type.tensor_type.shape.dim:
+            if d.HasField("dim_value") and d.dim_value < 0:
+                d.ClearField("dim_value")
     for t in model.graph.initializer:
         if t.data_type == onnx.TensorProto.FLOAT and len(t.raw_data) + 4 * len(t.float_data) > 4096:
             g.initializer.add(name=t.name, data_type=t.data_type, dims=t.dims)

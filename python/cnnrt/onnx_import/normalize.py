@@ -78,8 +78,18 @@ def _attr_value(a: onnx.AttributeProto, where: str):
     if a.type == _AT.FLOATS:
         return [float(v) for v in a.floats]
     if a.type == _AT.TENSOR:
-        return numpy_helper.to_array(a.t)
+        try:
+            return numpy_helper.to_array(a.t)
+        except Exception as e:  # no element type, wrong data size, ...
+            raise ModelLoadError(f"{where}: attribute '{a.name}': cannot read its tensor ({e})") from None
     raise UnsupportedOpError(f"attribute '{a.name}' of type {_AT.AttributeType.Name(a.type)}")
+
+
+def _float_attr(attrs, key, default, where):
+    v = attrs.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ModelLoadError(f"{where}: attribute '{key}' must be a number, got {type(v).__name__} {v!r}")
+    return float(v)
 
 
 _RNN_ACTS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
@@ -121,8 +131,8 @@ def normalize_node(proto: onnx.NodeProto, node: Node, opset: int, where: str) ->
             attrs.setdefault("axis", -1)
             attrs["legacy"] = 0
     elif op == "Clip" and opset < 11:
-        attrs["min"] = float(attrs.get("min", -np.inf))
-        attrs["max"] = float(attrs.get("max", np.inf))
+        attrs["min"] = _float_attr(attrs, "min", -np.inf, where)
+        attrs["max"] = _float_attr(attrs, "max", np.inf, where)
     elif op == "ConstantOfShape":
         v = attrs.pop("value", None)
         if v is None:

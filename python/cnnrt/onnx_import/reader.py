@@ -350,6 +350,8 @@ def _load_external(proto: onnx.ModelProto, base_dir: Optional[str], label: str, 
         where = f"model '{label}', tensor '{t.name}'"
         if base_dir is None:
             raise ModelLoadError(f"{where}: uses external data, which needs the model to be loaded from its path")
+        if any(isinstance(e.key, bytes) or isinstance(e.value, bytes) for e in t.external_data):
+            raise ModelLoadError(f"{where}: an external data key or value is not valid UTF-8")
         keys = {e.key: e.value for e in t.external_data}
         unknown = set(keys) - _KNOWN_KEYS
         if unknown:
