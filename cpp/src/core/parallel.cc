@@ -140,6 +140,11 @@ class Pool {
   }
 
   void helper_loop() {
+#if defined(__linux__)
+    // Named, so that tools (top -H, /proc/PID/task/*/comm, the tests) can
+    // tell cnnrt's helpers from other threads of the process.
+    pthread_setname_np(pthread_self(), "cnnrt-pool");
+#endif
     FlushDenormals::set_for_this_thread();
     uint64_t seen = 0;
     for (;;) {
@@ -176,18 +181,24 @@ thread_local int Pool::joined_tid_ = 0;
 
 std::atomic<Pool*> g_pool{nullptr};
 std::once_flag g_atfork_once;
+std::mutex g_create_mu;
 
 // After fork() the child has none of the parent's helper threads, and the
 // pool's mutex may have been held at the moment of the fork: the child
 // forgets the old pool (leaked on purpose) and starts a fresh one on demand.
-void reset_in_child() { g_pool.store(nullptr, std::memory_order_relaxed); }
+// The lock that guards creating a pool is taken across the fork instead.
+void lock_before_fork() { g_create_mu.lock(); }
+void unlock_in_parent() { g_create_mu.unlock(); }
+void reset_in_child() {
+  g_pool.store(nullptr, std::memory_order_relaxed);
+  g_create_mu.unlock();
+}
 
 Pool& pool() {
   Pool* p = g_pool.load(std::memory_order_acquire);
   if (p) return *p;
-  std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, &reset_in_child); });
-  static std::mutex create_mu;
-  std::lock_guard<std::mutex> lk(create_mu);
+  std::call_once(g_atfork_once, [] { pthread_atfork(&lock_before_fork, &unlock_in_parent, &reset_in_child); });
+  std::lock_guard<std::mutex> lk(g_create_mu);
   p = g_pool.load(std::memory_order_acquire);
   if (!p) {
     p = new Pool();

@@ -75,6 +75,9 @@ struct Plan {
 class Session {
  public:
   Session(Graph graph, SessionOptions opt);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
   const Graph& graph() const { return graph_; }
   const SessionOptions& options() const { return opt_; }
 
@@ -99,6 +102,12 @@ class Session {
     return graph_.values[graph_.inputs[i]].dtype != DType::F32 || (i < value_feed_.size() && value_feed_[i]);
   }
   size_t constant_bytes() const;
+
+  // fork(): every live session's locks are taken before the fork and released
+  // after it in both processes (pthread_atfork, session.cc), so that a child
+  // forked while another thread was inside run() finds them free.
+  void lock_for_fork() const;
+  void unlock_after_fork() const;
 
  private:
   std::shared_ptr<Plan> build_plan(const std::vector<Feed>& feeds) const;
