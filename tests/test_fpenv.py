@@ -3,10 +3,20 @@ x86 an FMA with a denormal result or operand takes a microcode assist;
 ResNet-50's deepest 3x3 layer ran 3.7x slower with them), keeps denormal
 inputs as they are (Sqrt/Log/Sign of one as onnxruntime computes them), and
 restores the caller's floating-point state after every run, so numpy work
-that follows a run keeps IEEE gradual underflow."""
+that follows a run keeps IEEE gradual underflow, and a caller that set its
+own mode (flush-to-zero, a rounding direction) keeps it.
+
+The speed side (a convolution with denormal inputs or weights against one
+without) is benchmarks/bench_soak.py; here the mechanism is checked."""
+import ctypes
+import ctypes.util
+import platform
+import struct
+import sys
 import threading
 
 import numpy as np
+import pytest
 from onnx import helper
 
 import cnnrt
@@ -69,3 +79,81 @@ def test_denormal_inputs_keep_their_meaning():
         model = make_model([helper.make_node(op, ["x"], ["y"], name="u")], {"x": x}, ["y"])
         got = cnnrt.load(model.SerializeToString()).run(None, {"x": x})[0]
         np.testing.assert_array_equal(got, np.array(want, np.float32), err_msg=op)
+
+
+# ---- the flush mode seen in results, and the caller's MXCSR read through glibc
+
+def _flush_model(shape=(1, 16, 40, 40), oc=32):
+    """Conv of x = 1e-20 with w = 1e-20: every product is 1e-40, a denormal.
+    In IEEE arithmetic the 144 products of an inner point sum to ~1.4e-38
+    (a normal number: onnxruntime, which does not flush, gives 1.44e-38 at
+    every inner point); with results flushed to zero every partial sum is 0."""
+    w = np.full((oc, shape[1], 3, 3), 1e-20, np.float32)
+    x = np.full(shape, 1e-20, np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[1, 1, 1, 1])
+    return make_model([node], {"x": x}, ["y"], {"w": w}), x
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_denormal_results_are_flushed_during_run(isa, threads):
+    assert np.float32(1e-20) * np.float32(1e-20) > 0, "this interpreter already flushes denormals; the test cannot tell"
+    model, x = _flush_model()
+    y = cnnrt.load(model.SerializeToString(), threads=threads, isa=isa).run(None, {"x": x})[0]
+    assert y.shape == (1, 32, 40, 40)
+    # The work (7.4M multiply-adds) is split over both threads when threads=2.
+    assert not np.any(y), f"{np.count_nonzero(y)} of {y.size} outputs are not 0: flush-to-zero was off in some thread"
+
+
+_X86_GLIBC = platform.machine() in ("x86_64", "AMD64") and sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+_FTZ, _DAZ, _RC_DOWN, _CONTROL = 0x8000, 0x0040, 0x2000, 0xFFC0  # MXCSR bits; _CONTROL: all but the sticky flags
+
+
+class _FEnv:
+    """The calling thread's floating-point environment through glibc's
+    fegetenv/fesetenv; on x86-64 glibc's fenv_t ends with MXCSR (offset 28)."""
+
+    def __init__(self):
+        self.libm = ctypes.CDLL(ctypes.util.find_library("m"))
+
+    def get(self):
+        buf = ctypes.create_string_buffer(64)
+        assert self.libm.fegetenv(buf) == 0
+        return buf
+
+    def mxcsr(self):
+        return struct.unpack_from("<I", self.get().raw, 28)[0]
+
+    def set_mxcsr(self, value):
+        buf = self.get()
+        struct.pack_into("<I", buf, 28, value)
+        assert self.libm.fesetenv(buf) == 0
+
+
+@pytest.mark.skipif(not _X86_GLIBC, reason="reads MXCSR through glibc's x86-64 fenv_t layout")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_caller_mxcsr_is_restored_bit_for_bit(threads):
+    """A caller that set flush-to-zero, denormals-are-zero and rounding toward
+    -inf itself keeps all three after a run (cnnrt restores what it found,
+    it does not clear FTZ); a caller with the default IEEE state keeps it."""
+    env = _FEnv()
+    saved = env.get()
+    model, x = _conv_model()
+    sess = cnnrt.load(model.SerializeToString(), threads=threads)
+    default = env.mxcsr() & _CONTROL
+    assert not default & (_FTZ | _DAZ), f"MXCSR {default:#x}: this process already flushes; the test cannot tell"
+    try:
+        env.set_mxcsr(env.mxcsr() | _FTZ | _DAZ | _RC_DOWN)
+        custom = env.mxcsr() & _CONTROL
+        assert custom & _RC_DOWN and custom & _FTZ
+        sess.run(None, {"x": x})
+        after = env.mxcsr() & _CONTROL
+        # numpy computes in this thread with the caller's mode, read back as numbers too
+        flushed = float(np.multiply(np.array([TINY], np.float32), np.float32(1.0))[0])
+        rounded = float((np.array([1.0], np.float32) - np.array([1e-8], np.float32))[0])
+    finally:
+        assert env.libm.fesetenv(saved) == 0
+    assert after == custom, f"caller's MXCSR control bits {custom:#06x} came back as {after:#06x}"
+    assert flushed == 0.0 and rounded < 1.0
+    sess.run(None, {"x": x})
+    assert env.mxcsr() & _CONTROL == default
+    assert _denormal_still_works()
