@@ -45,6 +45,7 @@ struct Job {
   void* ctx = nullptr;
   int64_t n = 0;
   int max_helpers = 0;
+  FpMode fp_mode = 0;  // the caller's floating-point mode, taken by every helper that joins
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> done{0};
   std::atomic<int> joined{0};
@@ -91,6 +92,7 @@ class Pool {
     job->task = task;
     job->ctx = ctx;
     job->n = n;
+    job->fp_mode = fp_mode();
     job->max_helpers = static_cast<int>(std::min<int64_t>({int64_t(threads) - 1, n - 1, int64_t(kMaxHelpers)}));
     grow(job->max_helpers);
     {
@@ -162,7 +164,10 @@ class Pool {
         }
       }
       seen = gen_.load(std::memory_order_acquire);
-      while (std::shared_ptr<Job> job = pick()) work_on(*job, joined_tid_);
+      while (std::shared_ptr<Job> job = pick()) {
+        set_fp_mode(job->fp_mode);
+        work_on(*job, joined_tid_);
+      }
     }
   }
 

@@ -262,6 +262,12 @@ std::shared_ptr<Plan> Session::plan_for(const std::vector<Feed>& feeds) {
 
 namespace {
 
+// Ops whose inputs and weights only ever meet in sums of products: denormal
+// operands read as zero while they run (core/fpenv.h for why).
+bool reads_denormals_as_zero(const std::string& op) {
+  return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul";
+}
+
 bool all_inputs_known(const Node& n, const std::vector<TensorMeta>& metas) {
   bool any = false;
   for (int id : n.inputs) {
@@ -399,6 +405,7 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
     Step st;
     st.node = static_cast<int>(ni);
     st.kernel = std::move(kernel);
+    st.denormals_are_zero = reads_denormals_as_zero(graph_.nodes[ni].op);
     st.ws_bytes = ctx.workspace();
     if (bounded)
       for (size_t k = 0; k < n.outputs.size(); ++k)
@@ -549,6 +556,7 @@ void Session::run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* 
     for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
     for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
     rc.ws = resolve(st.ws);
+    const DenormalsAreZero daz(st.denormals_are_zero);
     if (step_ns) {
       const auto t0 = std::chrono::steady_clock::now();
       st.kernel(rc);

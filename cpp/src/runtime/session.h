@@ -50,6 +50,7 @@ struct Step {
   int node = 0;
   Kernel kernel;
   std::vector<Loc> in, out;
+  bool denormals_are_zero = false;  // a Conv/Gemm/MatMul/ConvTranspose: DAZ while it runs (core/fpenv.h)
   size_t ws_bytes = 0;  // workspace (PlanCtx::set_workspace), at ws in the arena
   Loc ws;
   // Outputs with a data-dependent first dim: (output k, graph output index).
