@@ -350,7 +350,7 @@ def _planning_inputs(inputs: List[IOInfo], label: str) -> Optional[List[np.ndarr
             return None
         try:
             arrays.append(np.zeros(info.shape, np.float32))
-        except MemoryError:
+        except (MemoryError, ValueError):  # ValueError: numpy's "array is too big" (a dim of 0 beside 2^62s)
             return None
     return arrays
 

@@ -430,3 +430,22 @@ def test_maxpool_indices(isa, case):
                             dilations=d, storage_order=order)
     model = make_model([node], {"x": x}, ["y", "i"], opset=12)
     check_model(model, {"x": x}, isa=isa)
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_pool_pads_beyond_input_plus_window_refused(op, layout, monkeypatch):
+    """Up to the input plus one window the ONNX rule holds (above); beyond it
+    every added window is padding only, and a crafted pad (2^20 rows around 8,
+    found by the fuzzer) bought minutes of work per run: a ModelLoadError
+    naming the node. 8 + 3 = 11 is the last pad allowed here."""
+    monkeypatch.setenv("CNNRT_LAYOUT", layout)
+    x = feed([1, 3, 8, 8])
+    ok = pool_attrs(2, 3, 1, pads=[11, 0, 0, 0])
+    assert run_cnnrt(pool_model(op, [1, 3, 8, 8], ok), x)[0].shape == (1, 3, 17, 6)
+    bad = pool_attrs(2, 3, 1, pads=[12, 0, 0, 0])
+    with pytest.raises(cnnrt.ModelLoadError, match=r"(?s)pool.*wholly in the padding"):
+        run_cnnrt(pool_model(op, [1, 3, 8, 8], bad), x)
+    huge = pool_attrs(2, 3, 2, pads=[1 << 20, 1, 1, 1])
+    with pytest.raises(cnnrt.ModelLoadError, match="exceed the input"):
+        run_cnnrt(pool_model(op, [1, 3, 8, 8], huge), x)

@@ -45,6 +45,7 @@ struct Job {
   void* ctx = nullptr;
   int64_t n = 0;
   int max_helpers = 0;
+  FpMode fp_mode = 0;  // the caller's floating-point mode, taken by every helper that joins
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> done{0};
   std::atomic<int> joined{0};
@@ -91,6 +92,7 @@ class Pool {
     job->task = task;
     job->ctx = ctx;
     job->n = n;
+    job->fp_mode = fp_mode();
     job->max_helpers = static_cast<int>(std::min<int64_t>({int64_t(threads) - 1, n - 1, int64_t(kMaxHelpers)}));
     grow(job->max_helpers);
     {
@@ -140,6 +142,11 @@ class Pool {
   }
 
   void helper_loop() {
+#if defined(__linux__)
+    // Named, so that tools (top -H, /proc/PID/task/*/comm, the tests) can
+    // tell cnnrt's helpers from other threads of the process.
+    pthread_setname_np(pthread_self(), "cnnrt-pool");
+#endif
     FlushDenormals::set_for_this_thread();
     uint64_t seen = 0;
     for (;;) {
@@ -157,7 +164,10 @@ class Pool {
         }
       }
       seen = gen_.load(std::memory_order_acquire);
-      while (std::shared_ptr<Job> job = pick()) work_on(*job, joined_tid_);
+      while (std::shared_ptr<Job> job = pick()) {
+        set_fp_mode(job->fp_mode);
+        work_on(*job, joined_tid_);
+      }
     }
   }
 
@@ -176,18 +186,24 @@ thread_local int Pool::joined_tid_ = 0;
 
 std::atomic<Pool*> g_pool{nullptr};
 std::once_flag g_atfork_once;
+std::mutex g_create_mu;
 
 // After fork() the child has none of the parent's helper threads, and the
 // pool's mutex may have been held at the moment of the fork: the child
 // forgets the old pool (leaked on purpose) and starts a fresh one on demand.
-void reset_in_child() { g_pool.store(nullptr, std::memory_order_relaxed); }
+// The lock that guards creating a pool is taken across the fork instead.
+void lock_before_fork() { g_create_mu.lock(); }
+void unlock_in_parent() { g_create_mu.unlock(); }
+void reset_in_child() {
+  g_pool.store(nullptr, std::memory_order_relaxed);
+  g_create_mu.unlock();
+}
 
 Pool& pool() {
   Pool* p = g_pool.load(std::memory_order_acquire);
   if (p) return *p;
-  std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, &reset_in_child); });
-  static std::mutex create_mu;
-  std::lock_guard<std::mutex> lk(create_mu);
+  std::call_once(g_atfork_once, [] { pthread_atfork(&lock_before_fork, &unlock_in_parent, &reset_in_child); });
+  std::lock_guard<std::mutex> lk(g_create_mu);
   p = g_pool.load(std::memory_order_acquire);
   if (!p) {
     p = new Pool();

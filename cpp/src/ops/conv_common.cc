@@ -49,6 +49,13 @@ std::vector<int64_t> window_output(const Window& w, const std::vector<int64_t>& 
     if (w.auto_pad == "VALID") {
       pb[d] = pe[d] = 0;
     }
+    // A pooling pad beyond the input plus one window only adds windows that
+    // lie wholly in the padding; onnxruntime refuses any pad >= the kernel.
+    // cnnrt keeps the ONNX rule up to this bound, so that a crafted pad
+    // (2^20 rows around an 8-row map) cannot buy minutes of work per run.
+    if (w.pool_same && (pb[d] > checked_add(in[d], ext) || pe[d] > checked_add(in[d], ext)))
+      ctx.fail("pads (", pb[d], ", ", pe[d], ") in spatial dim ", d, " exceed the input (", in[d],
+               ") plus the window (extent ", ext, "): every window beyond lies wholly in the padding");
     const int64_t span = checked_add(checked_add(in[d], pb[d]), pe[d]) - ext;
     if (span < 0)
       ctx.fail("the window (extent ", ext, ") is larger than the padded input (", in[d] + pb[d] + pe[d], ") in spatial dim ", d);

@@ -3,11 +3,67 @@
 #include "core/fpenv.h"
 #include "core/parallel.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <unordered_set>
 
 namespace cnnrt {
+
+// fork() safety. A child process has only the thread that forked; a lock that
+// another thread held at that moment (a plan's arena pool while it ran, the
+// plan cache while it built a plan) stays locked in the child for good, and
+// the child's first run() on that session deadlocked (about 1 fork in 80 with
+// a second Python thread running inference; tests/test_threads_fork.py). The
+// forking thread takes every live session's locks before the fork and
+// releases them after it, in the parent and in the child (as glibc does for
+// malloc). Lock order: registry, then per session its cache, then the arena
+// pools of the plans it caches; nothing else takes two of these at once.
+// Plans that are no longer cached are reachable only from the stacks of
+// threads the child does not have.
+namespace {
+
+std::mutex g_sessions_mu;
+std::unordered_set<const Session*>& live_sessions() {
+  static auto* s = new std::unordered_set<const Session*>();  // leaked: sessions may outlive static destructors
+  return *s;
+}
+
+void fork_prepare() {
+  g_sessions_mu.lock();
+  for (const Session* s : live_sessions()) s->lock_for_fork();
+}
+
+void fork_release() {
+  for (const Session* s : live_sessions()) s->unlock_after_fork();
+  g_sessions_mu.unlock();
+}
+
+void register_session(const Session* s) {
+  static std::once_flag once;
+  std::call_once(once, [] { pthread_atfork(&fork_prepare, &fork_release, &fork_release); });
+  std::lock_guard<std::mutex> lk(g_sessions_mu);
+  live_sessions().insert(s);
+}
+
+}  // namespace
+
+Session::~Session() {
+  std::lock_guard<std::mutex> lk(g_sessions_mu);
+  live_sessions().erase(this);
+}
+
+void Session::lock_for_fork() const {
+  cache_mu_.lock();
+  for (auto& e : lru_) e.second->pool_mu.lock();
+}
+
+void Session::unlock_after_fork() const {
+  for (auto& e : lru_) e.second->pool_mu.unlock();
+  cache_mu_.unlock();
+}
 
 BufferPtr Plan::acquire() {
   {
@@ -94,6 +150,7 @@ Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::v
       const int id = graph_.nodes[ni].inputs[k];
       if (id >= 0 && input_of[id] >= 0 && ops_[ni]->value_input(k)) value_feed_[input_of[id]] = 1;
     }
+  register_session(this);  // last: a constructor that throws leaves nothing registered
 }
 
 uint64_t pack_signature(Isa isa) {
@@ -256,6 +313,12 @@ std::shared_ptr<Plan> Session::plan_for(const std::vector<Feed>& feeds) {
 
 namespace {
 
+// Ops whose inputs and weights only ever meet in sums of products: denormal
+// operands read as zero while they run (core/fpenv.h for why).
+bool reads_denormals_as_zero(const std::string& op) {
+  return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul";
+}
+
 bool all_inputs_known(const Node& n, const std::vector<TensorMeta>& metas) {
   bool any = false;
   for (int id : n.inputs) {
@@ -416,6 +479,7 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
     Step st;
     st.node = static_cast<int>(ni);
     st.kernel = std::move(kernel);
+    st.denormals_are_zero = reads_denormals_as_zero(graph_.nodes[ni].op);
     st.ws_bytes = ctx.workspace();
     if (bounded)
       for (size_t k = 0; k < n.outputs.size(); ++k)
@@ -575,6 +639,7 @@ void Session::run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* 
     for (size_t k = 0; k < st.in.size(); ++k) in[k] = resolve(st.in[k]);
     for (size_t k = 0; k < st.out.size(); ++k) out[k] = resolve(st.out[k]);
     rc.ws = resolve(st.ws);
+    const DenormalsAreZero daz(st.denormals_are_zero);
     if (step_ns) {
       const auto t0 = std::chrono::steady_clock::now();
       st.kernel(rc);

@@ -54,6 +54,7 @@ struct Step {
   int node = 0;
   Kernel kernel;
   std::vector<Loc> in, out;
+  bool denormals_are_zero = false;  // a Conv/Gemm/MatMul/ConvTranspose: DAZ while it runs (core/fpenv.h)
   size_t ws_bytes = 0;  // workspace (PlanCtx::set_workspace), at ws in the arena
   Loc ws;
   // Outputs with a data-dependent first dim: (output k, graph output index).
@@ -89,6 +90,9 @@ class Session {
   Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::vector<Prepacked>> prepacked = {});
   // Every op's packed weights, as (node index, blob); valid while the session lives.
   std::vector<std::pair<int, PackedOut>> export_packed() const;
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
   const Graph& graph() const { return graph_; }
   const SessionOptions& options() const { return opt_; }
 
@@ -115,6 +119,12 @@ class Session {
   size_t constant_bytes() const;
   // The created op of node i (Op::describe: the kernel it chose).
   const Op& op(size_t node) const { return *ops_[node]; }
+
+  // fork(): every live session's locks are taken before the fork and released
+  // after it in both processes (pthread_atfork, session.cc), so that a child
+  // forked while another thread was inside run() finds them free.
+  void lock_for_fork() const;
+  void unlock_after_fork() const;
 
  private:
   std::shared_ptr<Plan> build_plan(const std::vector<Feed>& feeds) const;
