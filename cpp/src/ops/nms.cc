@@ -120,9 +120,11 @@ class NmsOp : public Op {
       const float iou = has_iou ? r.i<float>(3)[0] : 0.f;
       const float sth = has_score ? r.i<float>(4)[0] : 0.f;
       int64_t* out = r.o<int64_t>(0);
-      Rect* rects = static_cast<Rect*>(r.ws);
-      Cand* cand = reinterpret_cast<Cand*>(rects + B);
+      // 8-byte fields first: after B rects (20 bytes each) a Cand array was
+      // misaligned for odd B (UBSan, the sanitizer lane).
+      Cand* cand = static_cast<Cand*>(r.ws);
       int64_t* kept = reinterpret_cast<int64_t*>(cand + B);
+      Rect* rects = reinterpret_cast<Rect*>(kept + B);
       int64_t k = 0;
       for (int64_t n = 0; n < N && mo > 0; ++n) {
         for (int64_t b = 0; b < B; ++b) rects[b] = rect_of(boxes + (n * B + b) * 4, center);
