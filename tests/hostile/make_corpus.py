@@ -422,7 +422,12 @@ conv_attr("attr_conv_kernel_negative", "ModelLoadError", ["conv", "kernel"], ker
 conv_attr("attr_conv_kernel_larger_than_padded", "ModelLoadError", ["conv"], x_shape=[1, 3, 2, 2], pads=[0, 0, 0, 0])
 conv_attr("attr_conv_stride_0", "ModelLoadError", ["conv", "stride"], strides=[0, 1])
 conv_attr("attr_conv_stride_negative", "ModelLoadError", ["conv", "stride"], strides=[-1, 1])
-conv_attr("attr_conv_stride_int64_max", None, [], strides=[INT64_MAX, INT64_MAX])
+conv_attr("attr_conv_stride_int64_max", "ModelLoadError", ["conv", "strides", "2^31"], strides=[INT64_MAX, INT64_MAX])
+conv_attr("attr_conv_stride_2p31", "ModelLoadError", ["conv", "strides", "2^31"], strides=[1 << 31, 1])
+conv_attr("attr_conv_stride_2p31_minus_1", None, [], strides=[(1 << 31) - 1, 1])
+# A 3-D input to a 2-D Conv (fuzz, ASan): the NHWC Winograd cut-over read the
+# shape hint of an input the compiler had dropped.
+conv_attr("attr_conv_input_rank_3", "ModelLoadError", ["conv", "input"], x_shape=[1, 3, 8])
 conv_attr("attr_conv_dilation_0", "ModelLoadError", ["conv", "dilation"], dilations=[0, 1])
 conv_attr("attr_conv_dilation_negative", "ModelLoadError", ["conv", "dilation"], dilations=[1, -2])
 conv_attr("attr_conv_dilation_2p62", "ModelLoadError", ["conv"], dilations=[1 << 62, 1])
@@ -445,6 +450,9 @@ for op in ("MaxPool", "AveragePool"):
                                  ("kernel_negative", {"kernel_shape": [-2, 2]}, "kernel"),
                                  ("kernel_larger_than_input", {"kernel_shape": [20, 20]}, lo),
                                  ("stride_0", {"kernel_shape": [2, 2], "strides": [0, 0]}, "stride"),
+                                 # fuzz, UBSan: (n - 1 - off) / s + 1 overflowed
+                                 ("stride_int64_max", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1],
+                                                       "strides": [2, INT64_MAX]}, "strides"),
                                  ("pads_2p62", {"kernel_shape": [2, 2], "pads": [1 << 62, 0, 0, 0]}, lo),
                                  ("pads_negative", {"kernel_shape": [2, 2], "pads": [-1, 0, 0, 0]}, "pad"),
                                  ("no_kernel_shape", {}, "kernel_shape")):

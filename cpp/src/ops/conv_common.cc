@@ -2,6 +2,11 @@
 
 namespace cnnrt {
 
+void check_window_attr(const std::string& where, const char* what, const std::vector<int64_t>& v) {
+  for (auto x : v)
+    if (x > kMaxWindowAttr) fail(ErrorKind::ModelLoad, where, ": ", what, " ", ints_str(v), " exceed 2^31 - 1");
+}
+
 Window read_window(const Node& n, int nd, const std::vector<int64_t>& kernel, bool) {
   Window w;
   w.nd = nd;
@@ -22,6 +27,10 @@ Window read_window(const Node& n, int nd, const std::vector<int64_t>& kernel, bo
   if (static_cast<int>(pads.size()) != 2 * nd) fail(ErrorKind::ModelLoad, where, ": pads has ", pads.size(), " values, expected ", 2 * nd);
   for (auto p : pads)
     if (p < 0) fail(ErrorKind::ModelLoad, where, ": pads must be >= 0, got ", ints_str(pads));
+  check_window_attr(where, "kernel_shape", w.kernel);
+  check_window_attr(where, "strides", w.stride);
+  check_window_attr(where, "dilations", w.dilation);
+  check_window_attr(where, "pads", pads);
   w.pad_begin.assign(pads.begin(), pads.begin() + nd);
   w.pad_end.assign(pads.begin() + nd, pads.end());
   w.auto_pad = n.s("auto_pad", "NOTSET");

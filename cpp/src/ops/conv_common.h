@@ -22,6 +22,12 @@ struct Window {
 
 // Reads kernel_shape (or `kernel` when given), strides, dilations, pads and
 // auto_pad from a node; fails on bad values. `nd` spatial dims.
+// Kernel sizes, strides, dilations and pads beyond 2^31 describe no real
+// network; bounding them at load keeps every later sum and product of a
+// window with a tensor dim (itself bounded by kMaxTensorBytes) inside int64_t.
+constexpr int64_t kMaxWindowAttr = (int64_t(1) << 31) - 1;
+void check_window_attr(const std::string& where, const char* what, const std::vector<int64_t>& v);
+
 Window read_window(const Node& n, int nd, const std::vector<int64_t>& kernel, bool fail_unsupported_rank = true);
 
 // Output spatial dims for input spatial dims `in`; fills resolved pads (a

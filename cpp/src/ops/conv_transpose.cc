@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "core/parallel.h"
+#include "ops/conv_common.h"
 #include "ops/op.h"
 
 namespace cnnrt {
@@ -61,6 +62,10 @@ class ConvTransposeOp : public Op {
     std::vector<int64_t> pads = list("pads", 0, 2 * nd_);
     pb_ = lift(std::vector<int64_t>(pads.begin(), pads.begin() + nd_), 0);
     pe_ = lift(std::vector<int64_t>(pads.begin() + nd_, pads.end()), 0);
+    check_window_attr(n.where(), "strides", s_);
+    check_window_attr(n.where(), "dilations", d_);
+    check_window_attr(n.where(), "output_padding", op_);
+    check_window_attr(n.where(), "pads", pads);
     for (int k = 0; k < 2; ++k) {
       if (s_[k] <= 0) c.fail("strides must be positive, got ", ints_str(n.ints("strides")));
       if (d_[k] <= 0) c.fail("dilations must be positive, got ", ints_str(n.ints("dilations")));
@@ -77,6 +82,7 @@ class ConvTransposeOp : public Op {
       if (out_shape_.size() != static_cast<size_t>(nd_)) c.fail("output_shape has ", n.ints("output_shape").size(), " values, expected ", nd_);
       for (auto v : out_shape_)
         if (v <= 0) c.fail("output_shape ", ints_str(out_shape_), " must be positive");
+      check_window_attr(n.where(), "output_shape", out_shape_);
       out_shape_ = lift(out_shape_, 1);
     }
     K_ = checked_mul(k_[0], k_[1]);

@@ -132,7 +132,11 @@ class CreateCtx {
   // The op keeps its own (packed) copy of constant input i; the original may
   // be freed once every consumer has taken it.
   void take(int i);
-  const ValueInfo& info(int i) const { return graph_.values[node_.inputs[i]]; }
+  // What the graph knows of input i (shape and dtype hints); input i must be present.
+  const ValueInfo& info(int i) const {
+    if (!node_.has_input(i)) fail("input ", i, " is required but absent");
+    return graph_.values[node_.inputs[i]];
+  }
   template <class... Args>
   [[noreturn]] void fail(Args&&... args) const {
     ::cnnrt::fail(ErrorKind::ModelLoad, node_.where(), ": ", std::forward<Args>(args)...);

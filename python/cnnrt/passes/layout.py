@@ -243,7 +243,7 @@ class _Rewriter:
 
     def anchor(self, n: Node) -> bool:
         x = n.inputs[0]
-        if n.op in ("GlobalAveragePool", "GlobalMaxPool") and self.rank(x) != 4:
+        if self.rank(x) != 4:  # unknown, or not 2-D spatial: the op stays NCHW and checks its input
             return False
         if n.op == "Conv" and len(n.inputs) > 3 and n.inputs[3] and self.rank(n.inputs[3]) != 4:
             return False
