@@ -1,4 +1,5 @@
-"""Mutation fuzzing of `cnnrt.load` + one `run`.
+"""Mutation fuzzing of `cnnrt.load` + one `run`, on ONNX files and on
+compiled .cnnrt files.
 
     python -m tests.fuzz.run --minutes 4 --workers 2          # the CI smoke run
     python -m tests.fuzz.run --minutes 120 --out /tmp/fuzz    # hours
@@ -108,11 +109,21 @@ def _save(out: str, kind: str, w: Worker, detail: str) -> str:
         data = b""
     digest = hashlib.sha1(data).hexdigest()[:12]
     base = os.path.join(out, f"{kind}-{digest}")
-    with open(base + ".onnx", "wb") as f:
+    ext = input_ext(data)
+    with open(base + ext, "wb") as f:
         f.write(data)
     with open(base + ".txt", "w") as f:
         f.write(f"kind: {kind}\n{detail}\n\n--- worker stderr (tail) ---\n{_tail(w.log)}")
-    return base + ".onnx"
+    return base + ext
+
+
+def input_ext(data: bytes) -> str:
+    """.cnnrt for what starts with the .cnnrt magic, else .onnx (the loader
+    goes by the bytes, the name only helps a reader)."""
+    return ".cnnrt" if data[:8] == b"\x89CNNRT\r\n" else ".onnx"
+
+
+INPUT_EXTS = (".onnx", ".cnnrt")
 
 
 def _stop(w: Worker, hang: bool) -> None:
@@ -271,13 +282,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="", help="where findings go (default: a new folder under /tmp)")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds per input")
     p.add_argument("--as-limit-mb", type=int, default=2048, help="address-space limit of a worker (RLIMIT_AS)")
-    p.add_argument("--replay", nargs="*", help="replay saved inputs (files or folders of *.onnx) instead")
+    p.add_argument("--replay", nargs="*", help="replay saved inputs (files or folders of *.onnx, *.cnnrt) instead")
     a = p.parse_args(argv)
     if a.replay is not None:
         paths = []
         for item in a.replay:
             if os.path.isdir(item):
-                paths += sorted(os.path.join(item, n) for n in os.listdir(item) if n.endswith(".onnx"))
+                paths += sorted(os.path.join(item, n) for n in os.listdir(item) if n.endswith(INPUT_EXTS))
             else:
                 paths.append(item)
         st = replay(paths, timeout=max(a.timeout, 5.0), as_limit=a.as_limit_mb << 20)
@@ -297,7 +308,7 @@ def main(argv=None) -> int:
     if st.bad:
         print(f"[fuzz] FOUND {st.bad} problem(s); inputs and tracebacks in {out}:")
         for name in sorted(os.listdir(out)):
-            if name.endswith(".onnx"):
+            if name.endswith(INPUT_EXTS):
                 print(f"    {os.path.join(out, name)}")
         return 1
     if not a.out:

@@ -136,3 +136,17 @@ def build() -> Dict[str, onnx.ModelProto]:
 
 def serialized() -> List[bytes]:
     return [m.SerializeToString() for _, m in sorted(build().items())]
+
+
+def serialized_cnnrt() -> List[bytes]:
+    """The seeds compiled to .cnnrt files (the second fuzz target): each under
+    the ISA this CPU runs, whose packed weights load in place, and under
+    "ref" where that is another ISA, whose weights are repacked at load."""
+    import cnnrt
+
+    out = []
+    isas = [None] + (["ref"] if cnnrt.info()["isa_current"] != "ref" else [])
+    for _, m in sorted(build().items()):
+        for isa in isas:
+            out.append(cnnrt.load(m.SerializeToString(), threads=1, isa=isa).to_bytes())
+    return out

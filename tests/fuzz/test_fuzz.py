@@ -8,16 +8,20 @@
 - The driver notices a crash, a hang and a non-cnnrt exception (a worker
   self-test mode plants each), so a quiet fuzz run means something.
 The timed fuzz run itself is a step of .ci/run (python -m tests.fuzz.run)."""
+import importlib.util
 import inspect
 import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import onnx
 import pytest
 
 import cnnrt
-from fuzz import mutate, run, seeds
+from cnnrt import fileformat
+from fuzz import mutate, mutate_cnnrt, run, seeds
 from fuzz.worker import SELFTEST_ENV
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def _inputs(folder):
     d = os.path.join(HERE, folder)
-    return sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".onnx"))
+    return sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(run.INPUT_EXTS))
 
 
 def test_regressions_replay():
@@ -85,6 +89,43 @@ def test_byte_mutation_changes_bytes():
     assert len(set(outs)) > 90 and sum(o != corpus[0] for o in outs) >= 95
 
 
+def test_cnnrt_seeds_round_trip_through_fixups():
+    """The .cnnrt mutators restate the file layout; fixing up an unchanged
+    seed must give back the same bytes, and a rewritten (unchanged) graph
+    must still load and run: otherwise the fuzzer only tests the checksums."""
+    assert (mutate_cnnrt.HEADER.format, mutate_cnnrt.HEADER_SIZE, mutate_cnnrt.ALIGN, mutate_cnnrt.MAGIC) == \
+        (fileformat._HEADER.format, fileformat.HEADER_SIZE, fileformat.ALIGN, fileformat.MAGIC)
+    compiled = seeds.serialized_cnnrt()
+    assert len(compiled) >= len(seeds.build())
+    for data in compiled:
+        assert mutate_cnnrt.fix_crcs(data) == data
+        h = mutate_cnnrt.header(data)
+        g = data[h["g_off"]:h["g_off"] + h["g_len"]]
+        again = mutate_cnnrt.with_graph_bytes(data, g + b" " * 70)  # moves the data sections by a whole ALIGN
+        assert again != data
+        sess = cnnrt.load(again, threads=1)
+        feeds = {i.name: np.ones([d if isinstance(d, int) else 2 for d in i.shape], i.dtype) for i in sess.inputs}
+        ref = cnnrt.load(data, threads=1).run(None, feeds)
+        for a, b in zip(sess.run(None, feeds), ref):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_cnnrt_mutations_get_past_the_checksums():
+    """Most .cnnrt mutations must reach the reader's checks after the CRCs:
+    a ModelLoadError that is not a checksum mismatch, or a load."""
+    compiled = seeds.serialized_cnnrt()
+    r = random.Random(1)
+    past, total = 0, 300
+    for _ in range(total):
+        data = mutate_cnnrt.mutate(r.choice(compiled), r, compiled)
+        try:
+            cnnrt.load(data, threads=1)
+            past += 1
+        except cnnrt.CnnrtError as e:
+            past += "checksum" not in str(e) and "corrupt)" not in str(e)
+    assert past >= total // 2, past
+
+
 def test_driver_catches_crash_hang_and_exception(tmp_path, monkeypatch):
     monkeypatch.setenv(SELFTEST_ENV, "1")
     files = []
@@ -103,3 +144,19 @@ def test_short_fuzz_run_is_clean(tmp_path):
     st = run.fuzz(8, 1, str(tmp_path), seed=11, quiet=True)
     assert st.execs > 50
     assert st.bad == 0, [open(p.replace(".onnx", ".txt")).read() for p in st.findings] or os.listdir(tmp_path)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("atheris") is None,
+                    reason="atheris is not installed (pip install 'atheris>=3'; .ci/run installs it)")
+def test_atheris_cnnrt_target_runs(tmp_path):
+    """The coverage-guided .cnnrt target: 2000 libFuzzer executions from the
+    compiled seeds end without a finding (libFuzzer exits non-zero on one)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(HERE)] + sys.path))
+    p = subprocess.run([sys.executable, "-m", "fuzz.atheris_cnnrt", "-runs=2000", "-seed=1",
+                        f"-artifact_prefix={tmp_path}/", str(corpus)],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-4000:]
+    assert "Done 2000 runs" in p.stderr, p.stderr[-2000:]
+    assert len(os.listdir(corpus)) > len(seeds.build()), "the seeds were not written, or nothing new was kept"

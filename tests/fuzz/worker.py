@@ -1,5 +1,6 @@
 """A persistent fuzz worker: generates inputs (or replays files), and for each
-one runs `cnnrt.load` + one `run`. It is started by tests/fuzz/run.py and
+one runs `cnnrt.load` + one `run`. A quarter of the generated inputs are
+.cnnrt files (mutate_cnnrt.py), the rest ONNX (mutate.py). It is started by tests/fuzz/run.py and
 restarted only after a crash or a timeout.
 
 Protocol: before each input, its bytes are written to the `--cur` file (so
@@ -23,6 +24,7 @@ import time
 import traceback
 
 MAX_FEED_ELEMENTS = 1 << 20
+CNNRT_SHARE = 0.25  # of generated inputs that are mutated .cnnrt files rather than ONNX
 MAX_MEMORY = 64 << 20
 SELFTEST_ENV = "CNNRT_FUZZ_SELFTEST"
 
@@ -125,7 +127,8 @@ class Target:
         if n < 3 and self.out_dir:  # a few inputs per distinct place; the count is in the driver's total
             digest = hashlib.sha1(data).hexdigest()[:12]
             base = os.path.join(self.out_dir, f"exception-{digest}")
-            with open(base + ".onnx", "wb") as f:
+            ext = ".cnnrt" if data[:8] == b"\x89CNNRT\r\n" else ".onnx"
+            with open(base + ext, "wb") as f:
                 f.write(data)
             with open(base + ".txt", "w") as f:
                 f.write(f"kind: exception in {phase}\nsignature: {sig}\n\n")
@@ -144,7 +147,7 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     faulthandler.enable()  # a fatal signal prints the Python stack to stderr (the driver's log)
     _limit_address_space(a.as_limit)
-    from . import mutate, seeds
+    from . import mutate, mutate_cnnrt, seeds
 
     target = Target(a.out, a.cur)
     report = a.report
@@ -167,9 +170,13 @@ def main(argv=None) -> None:
         os.close(report)
         return
     corpus = seeds.serialized()
+    compiled = seeds.serialized_cnnrt()
     r = random.Random(a.seed)
     while True:
-        data = mutate.mutate(r.choice(corpus), r, corpus)
+        if r.random() < CNNRT_SHARE:
+            data = mutate_cnnrt.mutate(r.choice(compiled), r, compiled)
+        else:
+            data = mutate.mutate(r.choice(corpus), r, corpus)
         put(data)
         os.write(report, target.one(data, r, from_path=r.random() < 0.15))
 
