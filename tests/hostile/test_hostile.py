@@ -5,6 +5,7 @@ address-space limit (run_corpus.py), so a crash fails its own case only."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -49,3 +50,32 @@ def test_runner_reports_a_crash_and_a_hang_as_one_case(monkeypatch):
     assert "signal 11" in res["t_crash"]["died"]
     assert "hang" in res["t_hang"]["died"]
     assert run_corpus.check(fake["t_ok"], res["t_ok"]) is None
+
+
+_BIG_GRAPH_CHILD = r"""
+import resource, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import make_corpus
+import cnnrt
+data = make_corpus._many_nodes(100_000).SerializeToString()
+t0 = time.monotonic()
+sess = cnnrt.load(data, threads=1)
+t_load = time.monotonic() - t0
+x = np.linspace(-2, 2, 4, dtype=np.float32).reshape(1, 4)
+(y,) = sess.run(None, {"x": x})
+np.testing.assert_array_equal(y, np.maximum(x, 0))
+print(f"load {t_load:.1f} s, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
+"""
+
+
+def test_graph_1e5_nodes():
+    """A chain of 1e5 Relu nodes (the issue's graph-size case) loads and runs
+    right, in a child process: under 1 GiB peak RSS, and within 120 s (a
+    hang detector only; it takes 12-15 s here, onnxruntime 11 s)."""
+    p = subprocess.run([sys.executable, "-c", _BIG_GRAPH_CHILD, os.path.dirname(os.path.abspath(__file__))],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    sys.stderr.write(f"\n1e5-node graph: {p.stdout.strip()}\n")
+    rss_mib = int(p.stdout.split("peak RSS ")[1].split()[0])
+    assert rss_mib < 1024, p.stdout
