@@ -47,7 +47,7 @@ CpuFeatures detect() {
     f.avx512vl = f.os_avx512 && ((b >> 31) & 1);
   }
   f.fma = f.fma && f.os_avx;
-  unsigned ext;
+  unsigned ext = 0;  // __get_cpuid leaves it unwritten where the leaf is not supported
   __get_cpuid(0x80000000, &ext, &b, &c, &d);
   if (ext >= 0x80000004) {
     char brand[49] = {0};
