@@ -360,7 +360,8 @@ def _check_meta(m):
         for io in m[key]:
             _expect(isinstance(io, list) and len(io) == 3 and isinstance(io[0], str) and io[2] in _IO_DTYPES
                     and (io[1] is None or (isinstance(io[1], list)
-                                           and all(d is None or isinstance(d, (int, str)) for d in io[1]))),
+                                           and all(d is None or isinstance(d, str) or (_is_int(d) and d >= 0)
+                                               for d in io[1]))),
                     f"bad meta.{key} entry {io!r:.80}")
     _expect(isinstance(m.get("label"), str), "meta.label must be a string")
     _expect(isinstance(m.get("passes"), list) and all(isinstance(p, str) for p in m["passes"]), "meta.passes")

@@ -21,24 +21,20 @@ import struct
 import zlib
 from typing import Any, List, Sequence, Tuple
 
+from cnnrt import fileformat
+from cnnrt.fileformat import ALIGN, HEADER_SIZE
+
 from . import mutate as onnx_mutate
 
-# The layout, restated here so that a change to the writer that the fuzzer
-# does not follow fails test_fuzz (test_cnnrt_seeds_round_trip_through_fixups).
-HEADER = struct.Struct("<8sIIQQQQQQQIIQ16s20sI")
-HEADER_SIZE = 128
-ALIGN = 64
+# The header's fields in the order of fileformat._HEADER (docs/cnnrt-format.md).
+HEADER = fileformat._HEADER
+MAGIC = fileformat.MAGIC
 FIELDS = ["magic", "version", "hsize", "file_size", "g_off", "g_len", "d_off", "d_len", "s_off", "s_len",
           "crc_a", "crc_b", "sig", "isa", "ver", "hcrc"]
-MAGIC = b"\x89CNNRT\r\n"
 
 STRINGS = ["", "x", "Conv", "NoSuchOp", "MaxPool", "Gemm", "Reshape", "data", "source", "conv.nhwc.gemm",
            "avx512", "ref", "\x00", "a" * 200, "é"]
 JSON_VALUES: List[Any] = [None, True, [], {}, [[]], -1, 0, 1, 1.5, float("nan"), "", [0] * 9, [-1, -1]]
-
-
-def _pad(n: int) -> int:
-    return (-n) % ALIGN
 
 
 def header(data: bytes) -> dict:
@@ -69,7 +65,7 @@ def with_graph_bytes(data: bytes, g: bytes) -> bytes:
     """`data` with its graph section replaced by `g`, what follows moved and
     the offsets and checksums redone."""
     h = header(data)
-    d_off = HEADER_SIZE + len(g) + _pad(HEADER_SIZE + len(g))
+    d_off = HEADER_SIZE + len(g) + fileformat._pad(HEADER_SIZE + len(g))
     body = data[h["d_off"]:]
     out = data[:HEADER_SIZE] + g + b"\0" * (d_off - HEADER_SIZE - len(g)) + body
     out = with_header(out, g_len=len(g), d_off=d_off, s_off=d_off + h["d_len"], file_size=len(out))

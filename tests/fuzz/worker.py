@@ -19,9 +19,10 @@ import hashlib
 import os
 import random
 import resource
-import sys
 import time
 import traceback
+
+from .run import input_ext
 
 MAX_FEED_ELEMENTS = 1 << 20
 CNNRT_SHARE = 0.25  # of generated inputs that are mutated .cnnrt files rather than ONNX
@@ -127,8 +128,7 @@ class Target:
         if n < 3 and self.out_dir:  # a few inputs per distinct place; the count is in the driver's total
             digest = hashlib.sha1(data).hexdigest()[:12]
             base = os.path.join(self.out_dir, f"exception-{digest}")
-            ext = ".cnnrt" if data[:8] == b"\x89CNNRT\r\n" else ".onnx"
-            with open(base + ext, "wb") as f:
+            with open(base + input_ext(data), "wb") as f:
                 f.write(data)
             with open(base + ".txt", "w") as f:
                 f.write(f"kind: exception in {phase}\nsignature: {sig}\n\n")
