@@ -242,7 +242,7 @@ def replay(paths: List[str], timeout: float = 5.0, as_limit: int = 2 << 30) -> S
     out = os.path.join(work, "found")
     os.makedirs(out)
     stats = Stats()
-    remaining = list(paths)
+    remaining = [os.path.abspath(p) for p in paths]  # the worker runs in a scratch folder
 
     def start(items: List[str]) -> Optional[Worker]:
         if not items:

@@ -22,12 +22,19 @@ const Tensor& PlanCtx::value(int i, const char* what) const {
 void PlanCtx::set_out(int i, DType dtype, Shape shape) {
   for (int64_t d : shape)
     if (d < 0) fail("computed a negative output dimension: ", shape_str(shape));
-  int64_t n = 1;
+  int64_t n = 1, nz = 1;  // nz: the product of the non-zero dims
   for (int64_t d : shape) {
-    if (d != 0 && n > INT64_MAX / d)
+    if (d != 0 && nz > INT64_MAX / d)
       fail("output ", i, " would have shape ", shape_str(shape), ": more elements than int64 counts, far more than this machine's memory");
     n *= d;
+    if (d != 0) nz *= d;
   }
+  // An empty tensor whose other dims multiply past the limit (a 0 beside
+  // 2^40s): no memory, but numpy refuses to make such an array, and no
+  // model means it.
+  if (n == 0 && nz > kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)))
+    fail("output ", i, " of shape ", shape_str(shape), " is empty, but its other dims multiply past cnnrt's ",
+         kMaxTensorBytes >> 30, " GiB tensor limit");
   // The memory check: an output larger than this machine's memory is a bad
   // model (a huge Resize scale, a ConvTranspose output_shape, an absurd
   // Range or Expand...), refused here rather than attempted; and no tensor
