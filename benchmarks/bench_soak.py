@@ -124,10 +124,8 @@ def bench_denormals(threads, rounds, reps):
     return med
 
 
-def bench_matmul_after_run(rounds):
-    """A matmul right after a run of each engine, and after 50 ms of idling,
-    interleaved round by round (the load on a shared machine drifts)."""
-    a = np.random.default_rng(1).standard_normal((384, 384)).astype(np.float32)
+def _lenet_engines():
+    """One LeNet batch-8 run per call, per engine (cnnrt, and onnxruntime where installed), 2 threads each."""
     x = np.random.default_rng(2).standard_normal((8, 1, 32, 32)).astype(np.float32)
     sess = cnnrt.load(cnnrt.demo.model_path(), threads=2)
     engines = {"cnnrt": lambda: sess.run(None, {"input": x})}
@@ -136,6 +134,14 @@ def bench_matmul_after_run(rounds):
         so.intra_op_num_threads = 2
         o = ort.InferenceSession(cnnrt.demo.model_path(), so, providers=["CPUExecutionProvider"])
         engines["onnxruntime"] = lambda: o.run(None, {"input": x})
+    return engines
+
+
+def bench_matmul_after_run(rounds):
+    """A matmul right after a run of each engine, and after 50 ms of idling,
+    interleaved round by round (the load on a shared machine drifts)."""
+    a = np.random.default_rng(1).standard_normal((384, 384)).astype(np.float32)
+    engines = _lenet_engines()
     times = {k: [] for k in ["idle", *engines]}
     for _ in range(rounds):
         for name in times:
@@ -156,14 +162,7 @@ def bench_matmul_after_run(rounds):
 
 
 def bench_idle_cpu():
-    x = np.random.default_rng(2).standard_normal((8, 1, 32, 32)).astype(np.float32)
-    sess = cnnrt.load(cnnrt.demo.model_path(), threads=2)
-    engines = {"cnnrt": lambda: sess.run(None, {"input": x})}
-    if ort is not None:
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 2
-        o = ort.InferenceSession(cnnrt.demo.model_path(), so, providers=["CPUExecutionProvider"])
-        engines["onnxruntime"] = lambda: o.run(None, {"input": x})
+    engines = _lenet_engines()
     print("\n3. process CPU time in the second after a run returns (2 threads)")
     for name, run in engines.items():
         time.sleep(1.0)  # the other engine's spinning, if any, is over
