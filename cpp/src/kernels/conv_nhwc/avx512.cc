@@ -24,17 +24,9 @@
 namespace cnnrt::kernels::avx512 {
 namespace {
 #include "kernels/simd/avx512.h"
+#include "kernels/dw_nhwc/vec_avx512.inc"
 #include "kernels/eltwise/math.inc"
-typedef __mmask16 vmask;
-static inline vmask vmask_first(int n) { return static_cast<vmask>((1u << n) - 1u); }
-static inline vf vload_mask(const float* p, vmask m) { return _mm512_maskz_loadu_ps(m, p); }
-static inline void vstore_mask(float* p, vf v, vmask m) { _mm512_mask_storeu_ps(p, m, v); }
-static inline vf vmaxf(vf a, vf b) { return _mm512_max_ps(a, b); }
-static inline vf vminf(vf a, vf b) { return _mm512_min_ps(a, b); }
-// v >= 0 ? v : v * alpha
-static inline vf vleaky(vf v, vf alpha) {
-  return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, alpha);
-}
+#include "kernels/simd/vact.inc"
 
 namespace tile_6x64 {
 constexpr int kMR = 6;
