@@ -542,7 +542,15 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
       const int ip = k == 0 ? op.inplace_input() : -1;
       if (ip >= 0 && n.has_input(ip)) {
         const int src = n.inputs[ip];
-        if (loc[src].kind == Loc::Arena && bufs[buf_of[src]].last <= s && metas[src].dtype == metas[id].dtype &&
+        // Not when another input of this node shares the buffer (the same
+        // value, or a view of it): a convolution reading it as X would see
+        // pixels it has already overwritten.
+        bool shared = false;
+        for (size_t j = 0; j < n.inputs.size(); ++j)
+          if (static_cast<int>(j) != ip && n.inputs[j] >= 0 && loc[n.inputs[j]].kind == Loc::Arena &&
+              buf_of[n.inputs[j]] == buf_of[src])
+            shared = true;
+        if (!shared && loc[src].kind == Loc::Arena && bufs[buf_of[src]].last <= s && metas[src].dtype == metas[id].dtype &&
             metas[src].numel() * dtype_size(metas[src].dtype) == bytes) {
           loc[id] = loc[src];
           buf_of[id] = buf_of[src];
