@@ -33,6 +33,12 @@ struct AlignedFree {
 };
 using BufferPtr = std::shared_ptr<uint8_t>;
 BufferPtr alloc_buffer(size_t bytes);  // 64-byte aligned, zero-length ok
+// Zero-filled, 64-byte aligned memory for a large buffer that lives as long
+// as the session and is read on every run (packed weights): pages of its own
+// (mmap on Linux: freed straight back to the OS, and never a heap hole that
+// a later block of the same size cannot fill), 2 MiB aligned and marked for
+// transparent huge pages where it spans one.
+BufferPtr alloc_pages(size_t bytes);
 
 struct Tensor {
   DType dtype = DType::F32;

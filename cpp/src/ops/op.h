@@ -159,7 +159,7 @@ class CreateCtx {
 class PackedBuf {
  public:
   PackedBuf() = default;
-  PackedBuf(const PackedBuf&) = delete;  // p_ may point into own_
+  PackedBuf(const PackedBuf&) = delete;  // p_ points into keep_
   PackedBuf& operator=(const PackedBuf&) = delete;
   // Returns where to pack n floats, or null when a prepacked blob `tag` of
   // that size was handed over and is now used instead.
@@ -172,8 +172,7 @@ class PackedBuf {
   }
 
  private:
-  std::vector<float> own_;
-  BufferPtr keep_;
+  BufferPtr keep_;  // the packed floats (64-byte aligned) or the prepacked blob's owner
   const float* p_ = nullptr;
   size_t n_ = 0;
   std::string tag_;
