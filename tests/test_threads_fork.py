@@ -236,3 +236,44 @@ def test_idle_threads_do_not_spin_after_run():
     assert ticks <= 2, f"cnnrt's helpers gained {ticks} clock ticks of CPU while idle"
     awake = [(tid, state) for tid, state, _ in after if state != "S"]
     assert not awake, f"helper threads not asleep a second after the run: {awake}"
+
+
+# ---------------------------------------------------------------- one thread or all, per plan
+
+def test_plan_chooses_one_thread_or_all_from_its_first_runs():
+    """With threads > 1, a plan's first runs alternate one thread and all
+    (Session::run), then it keeps the faster; which one depends on the
+    machine, but the choice is made, and every run gives the same bytes
+    (no kernel splits a sum by thread count)."""
+    sess = cnnrt.load(LENET, threads=2)
+    x = _lenet_inputs(1)[0]
+    assert sess._core.thread_mode([x]) == "undecided"
+    first = sess.infer(x)
+    for _ in range(12):
+        assert np.array_equal(sess.infer(x), first)
+    assert sess._core.thread_mode([x]) in ("serial", "parallel")
+    for mode in ("serial", "parallel"):
+        assert sess._core.thread_mode([x], mode) == mode
+        assert np.array_equal(sess.infer(x), first)
+    with pytest.raises(cnnrt.InputError, match="thread_mode"):
+        sess._core.thread_mode([x], "both")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="per-thread CPU time is read from /proc (Linux)")
+def test_serial_plan_leaves_the_helpers_idle():
+    """A plan run on one thread wakes no helper: over 500 runs of a 40x40
+    convolution (which splits over 2 threads in parallel mode) the helpers
+    gain no CPU time."""
+    sess = cnnrt.load(_model(), threads=2)
+    x = np.random.default_rng(0).standard_normal((1, 16, 40, 40)).astype(np.float32)
+    sess._core.thread_mode([x], "parallel")
+    want = sess.run(None, {"x": x})[0]  # starts the helpers
+    sess._core.thread_mode([x], "serial")
+    time.sleep(0.05)  # the helpers go back to sleep (100 us spin)
+    before = {tid: ticks for tid, _, ticks in _pool_threads()}
+    assert before, "threads=2 started no thread named cnnrt-pool"
+    for _ in range(500):
+        got = sess.run(None, {"x": x})[0]
+    assert np.array_equal(got, want)
+    ticks = sum(t - before.get(tid, 0) for tid, _, t in _pool_threads())
+    assert ticks <= 2, f"cnnrt's helpers gained {ticks} clock ticks while every run was on one thread"

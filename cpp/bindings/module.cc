@@ -408,6 +408,20 @@ class PySession {
     return sess_->plan_for(f.feeds)->arena_bytes;
   }
 
+  // The plan's choice of one thread or all (Session::run): "undecided",
+  // "parallel" or "serial"; `set` (tests) fixes it.
+  std::string thread_mode(const py::list& arrays, const std::string& set) {
+    Feeds f;
+    feeds_from(arrays, f);
+    std::shared_ptr<Plan> plan = sess_->plan_for(f.feeds);
+    if (!set.empty()) {
+      if (set != "parallel" && set != "serial") fail(ErrorKind::Input, "thread_mode: 'parallel' or 'serial', got '", set, "'");
+      plan->thread_mode.store(set == "serial" ? Plan::Serial : Plan::Parallel);
+    }
+    const int m = plan->thread_mode.load();
+    return m == Plan::Serial ? "serial" : m == Plan::Parallel ? "parallel" : "undecided";
+  }
+
  private:
   // Allocates the outputs as numpy arrays and runs the plan into them,
   // without the GIL.
@@ -516,6 +530,7 @@ PYBIND11_MODULE(_core, m) {
       .def("output_shapes", &PySession::output_shapes)
       .def("value_inputs", &PySession::value_inputs)
       .def("arena_bytes", &PySession::arena_bytes)
+      .def("thread_mode", &PySession::thread_mode, py::arg("arrays"), py::arg("set") = "")
       .def("kernels", &PySession::kernels)
       .def("stats", &PySession::stats);
 

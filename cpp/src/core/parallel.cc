@@ -218,6 +218,8 @@ void run_parallel(int64_t n, int threads, void (*task)(void*, int64_t, int), voi
   pool().run(n, threads, task, ctx);
 }
 
+thread_local bool tl_serial = false;
+
 void begin_run(int threads) { pool().begin_run(threads); }
 void end_run() { pool().end_run(); }
 

@@ -34,7 +34,25 @@ namespace detail {
 void run_parallel(int64_t n, int threads, void (*task)(void*, int64_t, int), void* ctx);
 void begin_run(int threads);
 void end_run();
+// Set for the length of a run that its session runs on the calling thread
+// alone (SerialScope): parallel_for then runs every task inline.
+extern thread_local bool tl_serial;
 }  // namespace detail
+
+// For the length of one inference that is faster on one thread than on its
+// session's `threads` (a run of tens of microseconds, whose fork/joins cost
+// more than they save: see Session::run): every parallel_for on this thread
+// runs its tasks inline.
+class SerialScope {
+ public:
+  explicit SerialScope(bool on) : prev_(detail::tl_serial) { detail::tl_serial = prev_ || on; }
+  ~SerialScope() { detail::tl_serial = prev_; }
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  bool prev_;
+};
 
 // For the length of one inference on `threads` threads: the pool's helpers
 // are woken now and do not sleep between ops until it ends (they spin, as
@@ -57,7 +75,7 @@ class RunScope {
 template <class F>
 void parallel_for(int64_t n, int threads, const F& fn) {
   if (n <= 0) return;
-  if (threads <= 1 || n == 1) {
+  if (threads <= 1 || n == 1 || detail::tl_serial) {
     for (int64_t i = 0; i < n; ++i) fn(i);
     return;
   }

@@ -621,9 +621,58 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
   return plan;
 }
 
+// Small plans on several threads: a plan whose run takes tens of
+// microseconds loses more to fork/joins and waking the helpers than its
+// threads gain (LeNet-5: 17.5 us on one thread, 23 us on two, and the helper
+// still spinning after each run slowed whatever ran next). The first runs
+// of a plan decide: run 0 warms up, run 1 is timed on all threads, and
+// unless it took over kProbeNs, runs 2.. alternate one thread / all threads
+// kProbes times each; the plan then keeps the mode with the faster best run.
+// Both modes compute the same bits (no kernel splits a sum by threads).
+constexpr int64_t kProbeNs = 1000000;
+constexpr int kProbes = 4;
+
+int Session::choose_mode(Plan& plan, int& probe) const {
+  probe = -1;
+  if (opt_.threads <= 1) return Plan::Parallel;
+  const int m = plan.thread_mode.load(std::memory_order_relaxed);
+  if (m != Plan::Undecided) return m;
+  const int k = plan.probes.fetch_add(1, std::memory_order_relaxed);
+  if (k == 0) return Plan::Parallel;  // warm-up: page faults, first-touch
+  if (k > 2 * kProbes) return Plan::Parallel;  // another thread is deciding
+  probe = k;
+  return k % 2 == 0 ? Plan::Serial : Plan::Parallel;
+}
+
+void Session::end_probe(Plan& plan, int probe, bool serial, int64_t ns) const {
+  if (probe < 0) return;
+  std::atomic<int64_t>& best = serial ? plan.best_serial_ns : plan.best_parallel_ns;
+  int64_t cur = best.load(std::memory_order_relaxed);
+  while (ns < cur && !best.compare_exchange_weak(cur, ns, std::memory_order_relaxed)) {
+  }
+  if (probe == 1 && ns > kProbeNs) {
+    plan.thread_mode.store(Plan::Parallel, std::memory_order_relaxed);
+  } else if (probe == 2 * kProbes) {
+    const bool ser = plan.best_serial_ns.load(std::memory_order_relaxed) < plan.best_parallel_ns.load(std::memory_order_relaxed);
+    plan.thread_mode.store(ser ? Plan::Serial : Plan::Parallel, std::memory_order_relaxed);
+  }
+}
+
 void Session::run(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* out_rows, int64_t* step_ns) const {
+  int probe;
+  const bool serial = choose_mode(plan, probe) == Plan::Serial;
+  const auto start = probe >= 0 ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  run_steps(plan, feeds, outputs, out_rows, step_ns, serial);
+  if (probe >= 0)
+    end_probe(plan, probe, serial,
+              std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+}
+
+void Session::run_steps(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* out_rows, int64_t* step_ns,
+                        bool serial) const {
   const FlushDenormals ftz;
-  const RunScope scope(opt_.threads);
+  const SerialScope one_thread(serial);
+  const RunScope scope(serial ? 1 : opt_.threads);
   if (out_rows)
     for (size_t i = 0; i < graph_.outputs.size(); ++i) out_rows[i] = -1;
   BufferPtr arena = plan.arena_bytes ? plan.acquire() : BufferPtr();

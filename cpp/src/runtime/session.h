@@ -2,6 +2,8 @@
 // and a bounded cache of plans keyed by input shapes (and the values of small
 // int64/bool inputs, which shape computations depend on).
 #pragma once
+#include <atomic>
+#include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -70,6 +72,13 @@ struct Plan {
   size_t arena_bytes = 0;
   int max_io = 0;
 
+  // With threads > 1: whether runs of this plan go on the calling thread
+  // alone, chosen from timed runs (Session::run).
+  enum ThreadMode : int { Undecided = 0, Parallel = 1, Serial = 2 };
+  std::atomic<int> thread_mode{Undecided};
+  std::atomic<int> probes{0};
+  std::atomic<int64_t> best_parallel_ns{INT64_MAX}, best_serial_ns{INT64_MAX};
+
   // Arenas for concurrent runs of this plan.
   std::mutex pool_mu;
   std::vector<BufferPtr> pool;
@@ -127,6 +136,12 @@ class Session {
   void unlock_after_fork() const;
 
  private:
+  // One thread or all for this run of `plan` (see session.cc); probe >= 0
+  // marks a timed run that end_probe records.
+  int choose_mode(Plan& plan, int& probe) const;
+  void end_probe(Plan& plan, int probe, bool serial, int64_t ns) const;
+  void run_steps(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* out_rows, int64_t* step_ns,
+                 bool serial) const;
   std::shared_ptr<Plan> build_plan(const std::vector<Feed>& feeds) const;
   PlanKey plan_key(const Feed* feeds, size_t n) const;
   bool key_matches(const PlanKey& key, const Feed* feeds, size_t n) const;
