@@ -244,7 +244,7 @@ def test_plan_chooses_one_thread_or_all_from_its_first_runs():
     """With threads > 1, a plan's first runs alternate one thread and all
     (Session::run), then it keeps the faster; which one depends on the
     machine, but the choice is made, and every run gives the same bytes
-    (no kernel splits a sum by thread count)."""
+    (one thread runs the same tasks, split by the session's thread count)."""
     sess = cnnrt.load(LENET, threads=2)
     x = _lenet_inputs(1)[0]
     assert sess._core.thread_mode([x]) == "undecided"
@@ -277,3 +277,20 @@ def test_serial_plan_leaves_the_helpers_idle():
     assert np.array_equal(got, want)
     ticks = sum(t - before.get(tid, 0) for tid, _, t in _pool_threads())
     assert ticks <= 2, f"cnnrt's helpers gained {ticks} clock ticks while every run was on one thread"
+
+
+def test_one_thread_mode_gives_the_bits_of_the_split_sums():
+    """A global average pool at batch 1 sums its pixels in one share per
+    thread, then adds the shares: run on one thread, the plan keeps that split
+    (the same tasks, inline), so both modes give the same bits."""
+    model = make_model([helper.make_node("GlobalAveragePool", ["x"], ["y"], name="gap")],
+                       {"x": np.zeros((1, 64, 56, 56), np.float32)}, ["y"])
+    sess = cnnrt.load(model, threads=2)
+    x = np.random.default_rng(3).standard_normal((1, 64, 56, 56)).astype(np.float32)
+    got = {}
+    for mode in ("parallel", "serial"):
+        sess._core.thread_mode([x], mode)
+        got[mode] = sess.run(None, {"x": x})[0]
+    assert np.array_equal(got["serial"], got["parallel"])
+    one = cnnrt.load(model, threads=1).run(None, {"x": x})[0]
+    np.testing.assert_allclose(got["serial"], one, rtol=1e-6, atol=1e-6)

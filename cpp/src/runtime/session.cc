@@ -628,7 +628,9 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
 // of a plan decide: run 0 warms up, run 1 is timed on all threads, and
 // unless it took over kProbeNs, runs 2.. alternate one thread / all threads
 // kProbes times each; the plan then keeps the mode with the faster best run.
-// Both modes compute the same bits (no kernel splits a sum by threads).
+// Both modes compute the same bits: kernels split their work (and any sum)
+// by the session's thread count, fixed at plan time, and the one-thread mode
+// runs those same tasks inline (SerialScope).
 constexpr int64_t kProbeNs = 1000000;
 constexpr int kProbes = 4;
 
