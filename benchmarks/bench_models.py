@@ -52,7 +52,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "models"))
 
 import onnx_stats  # noqa: E402
 from runtimes import ALL, RUNTIMES, Unavailable  # noqa: E402
-from timing import interleaved, summary  # noqa: E402
+from timing import cpu_name, interleaved, summary  # noqa: E402
 
 import cnnrt  # noqa: E402
 from cnnrt import _core  # noqa: E402
@@ -133,17 +133,6 @@ def load_model(name, rebuild=False):
             onnx.save(model, path)
         return path, np.ascontiguousarray(x)
     return name, random_input(name)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return cnnrt.info().get("cpu") or platform.processor()
 
 
 def cpu_slug():

@@ -4,4 +4,4 @@ runs, settle() and the summary."""
 from _shared import load_shared
 
 _m = load_shared("timing")
-settle, interleaved, summary = _m.settle, _m.interleaved, _m.summary
+settle, interleaved, summary, cpu_name = _m.settle, _m.interleaved, _m.summary, _m.cpu_name

@@ -2,9 +2,23 @@
 runs of several callables on the same input, median and min per callable."""
 from __future__ import annotations
 
+import platform
 import statistics
 import time
 from typing import Callable, Dict, Optional
+
+
+def cpu_name() -> str:
+    """The CPU's model name, as a speed figure names it: /proc/cpuinfo's
+    "model name", else the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
 
 
 def settle(max_seconds: float = 0.3, window: float = 0.005, idle_share: float = 0.2) -> float:

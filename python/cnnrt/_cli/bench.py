@@ -105,7 +105,7 @@ def _reason(e: BaseException) -> str:
 def main(args) -> int:
     from .._bench import onnx_stats
     from .._bench.runtimes import RUNTIMES, Unavailable
-    from .._bench.timing import interleaved, summary
+    from .._bench.timing import cpu_name, interleaved, summary
 
     path = model_path(args.model)
     shapes = parse_shapes(args.shape)
@@ -140,7 +140,7 @@ def main(args) -> int:
     proto, _, _ = read_model(path)
     configs = [(t, b) for b in batches for t in threads]
     doc = {"model": path, "input": inp.name, "versions": versions, "unavailable": dict(unavailable),
-           "cpu": _cpu(), "isa": versions.get("cnnrt", ""), "settings": {k: getattr(args, k) for k in (
+           "cpu": cpu_name(), "isa": versions.get("cnnrt", ""), "settings": {k: getattr(args, k) for k in (
                "runs", "min_seconds", "max_seconds", "warmup", "block", "rss_runs", "allow_bf16")}, "rows": []}
     bar = _progress(len(configs), args.no_progress)
     t_start = time.time()
@@ -210,19 +210,6 @@ def _write(path: str, fn, mode: str) -> None:
     with open(tmp, mode) as f:
         fn(f)
     os.replace(tmp, path)
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "?"
 
 
 def _ms(v: float) -> str:
