@@ -647,7 +647,6 @@ int Session::choose_mode(Plan& plan, int& probe) const {
 }
 
 void Session::end_probe(Plan& plan, int probe, bool serial, int64_t ns) const {
-  if (probe < 0) return;
   std::atomic<int64_t>& best = serial ? plan.best_serial_ns : plan.best_parallel_ns;
   int64_t cur = best.load(std::memory_order_relaxed);
   while (ns < cur && !best.compare_exchange_weak(cur, ns, std::memory_order_relaxed)) {

@@ -137,7 +137,7 @@ class Session {
 
  private:
   // One thread or all for this run of `plan` (see session.cc); probe >= 0
-  // marks a timed run that end_probe records.
+  // marks a timed run, which the caller hands to end_probe.
   int choose_mode(Plan& plan, int& probe) const;
   void end_probe(Plan& plan, int probe, bool serial, int64_t ns) const;
   void run_steps(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* out_rows, int64_t* step_ns,
