@@ -87,9 +87,11 @@ void register_kernels_nhwc(py::module_& m) {
       [](const std::string& isa, const std::string& algo, farr x, farr w, py::object bias, py::object residual,
          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations, int act, float p0,
          float p1, int threads, int reps, bool undisturbed, int64_t x_off, int64_t y_stride,
-         int64_t y_off, py::object out) -> py::object {
+         int64_t y_off, py::object out, py::object prefetch) -> py::object {
         const KernelTable& kt = kernel_table(isa_from_name(isa.c_str()));
         if (x.ndim() != 4 || w.ndim() != 4) fail(ErrorKind::Input, "conv_nhwc: x is [N,H,W,C], w is [OC,C,KH,KW]");
+        farr pf;  // the next layer's weights, as a session links them (ConvNhwcArgs::pf_next)
+        if (!prefetch.is_none()) pf = prefetch.cast<farr>();
         ConvNhwcArgs a;
         a.N = x.shape(0);
         a.H = x.shape(1);
@@ -153,6 +155,10 @@ void register_kernels_nhwc(py::module_& m) {
         a.x = x.data() + (x_off > 0 ? x_off : 0);
         a.y = y.mutable_data() + (y_stride > 0 ? y_off : 0);
         a.threads = threads;
+        if (pf.size() > 0) {
+          a.pf_next = pf.data();
+          a.pf_next_bytes = static_cast<int64_t>(pf.size()) * static_cast<int64_t>(sizeof(float));
+        }
         std::vector<double> secs;
         {
           py::gil_scoped_release nogil;
@@ -181,7 +187,7 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("pads") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("dilations") = std::vector<int64_t>{1, 1},
       py::arg("act") = 0, py::arg("p0") = 0.f, py::arg("p1") = 0.f, py::arg("threads") = 1, py::arg("reps") = 0,
       py::arg("undisturbed") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0,
-      py::arg("out") = py::none());
+      py::arg("out") = py::none(), py::arg("prefetch") = py::none());
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
   m.def("winograd_worth_it", [](const std::string& isa, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
     return winograd_worth_it(kernel_table(isa_from_name(isa.c_str())), C, OC, OH, OW);

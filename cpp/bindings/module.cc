@@ -402,6 +402,20 @@ class PySession {
     return r;
   }
 
+  // Per node (node order): (name of the node whose first weights it
+  // prefetches, bytes), or None.
+  py::list prefetch_links() const {
+    py::list r;
+    const Graph& g = sess_->graph();
+    for (const auto& l : sess_->prefetch_links()) {
+      if (l.first < 0)
+        r.append(py::none());
+      else
+        r.append(py::make_tuple(g.nodes[l.first].name, l.second));
+    }
+    return r;
+  }
+
   size_t arena_bytes(const py::list& arrays) {
     Feeds f;
     feeds_from(arrays, f);
@@ -532,6 +546,7 @@ PYBIND11_MODULE(_core, m) {
       .def("arena_bytes", &PySession::arena_bytes)
       .def("thread_mode", &PySession::thread_mode, py::arg("arrays"), py::arg("set") = "")
       .def("kernels", &PySession::kernels)
+      .def("prefetch_links", &PySession::prefetch_links)
       .def("stats", &PySession::stats);
 
   // Load frees the original weights as it packs them, leaving holes in the

@@ -259,6 +259,30 @@ def test_large_k_several_weight_blocks(isa):
     check_exact(isa, x, w, what="C=2048 1x1", threads=2)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_next_layer_prefetch_exact(isa, threads):
+    """A session hands each conv the next layer's first weights to prefetch
+    (ConvNhwcArgs::pf_next): the tiles of the task's last weight block carry
+    those lines on the k steps after their own prefetches. Whatever the
+    range (one line, a share per tile, more lines than the tiles have k
+    steps), every k step still runs once: exact against numpy and the ref
+    path, on each A path (direct 1x1 panel-outer and block-outer, indirect
+    3x3, row taps, several weight blocks, the deep tile) and thread count."""
+    rng = np.random.default_rng(50 + threads)
+    cases = [((1, 9, 10, 24), (70, 24, 1, 1), (0, 0, 0, 0)),      # direct 1x1, small K: panel-outer
+             ((1, 7, 7, 300), (130, 300, 1, 1), (0, 0, 0, 0)),     # direct 1x1, block-outer
+             ((2, 6, 5, 33), (47, 33, 3, 3), (1, 1, 1, 1)),        # indirect 3x3 with padding taps
+             ((1, 8, 9, 5), (20, 5, 3, 3), (1, 1, 1, 1)),          # row taps (few channels)
+             ((1, 4, 5, 512), (200, 512, 3, 3), (1, 1, 1, 1)),     # several weight (NC) blocks
+             ((1, 3, 4, 2600), (33, 2600, 1, 1), (0, 0, 0, 0))]    # AVX-512 deep tile
+    for xs, ws, pads in cases:
+        x, w = ints(rng, *xs, lim=5), ints(rng, *ws, lim=5)
+        for floats in (16, 25_000, 600_000):
+            nxt = rng.standard_normal(floats).astype(np.float32)
+            check_exact(isa, x, w, pads=pads, threads=threads, prefetch=nxt,
+                        what=f"{xs} * {ws}, prefetch {floats * 4} bytes, {threads} threads")
+
+
 def test_random_float_close(isa):
     """Non-integer data: close to float64 numpy within a K-scaled bound."""
     rng = np.random.default_rng(40)

@@ -105,6 +105,11 @@ struct ConvNhwcArgs {
   int64_t y_stride = 0;
   Epilogue ep;  // alpha unused (1); bias_m unused
   int threads = 1;
+  // The next layer's first packed weights, prefetched into L2 while this
+  // layer's tiles run (conv_nhwc's SIMD paths; null: none). Set by the
+  // session (Session::link_weight_prefetch); a hint only: any range is safe.
+  const void* pf_next = nullptr;
+  int64_t pf_next_bytes = 0;
 };
 
 enum class PoolKind : int32_t { Max = 0, Avg = 1 };

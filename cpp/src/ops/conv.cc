@@ -156,6 +156,18 @@ class ConvOp : public Op {
   }
 
   void export_packed(std::vector<PackedOut>& out) const override { packed_.export_to(out); }
+  // The NHWC GEMM path reads its panels from the first (conv_pack's order:
+  // the first NC block first); a depthwise layer reads all of its few.
+  std::pair<const void*, size_t> weights_read_first() const override {
+    if (!nhwc_ || algo_ == NhwcAlgo::Winograd || packed_.empty()) return {nullptr, 0};
+    return {packed_.data(), packed_.size() * sizeof(float)};
+  }
+  bool set_next_weights(const void* p, size_t bytes) override {
+    if (!nhwc_ || algo_ != NhwcAlgo::Gemm || kt_.isa == Isa::Ref) return false;  // only SIMD conv_nhwc prefetches
+    next_w_ = p;
+    next_w_bytes_ = bytes;
+    return p != nullptr;
+  }
 
   Kernel plan_nhwc(PlanCtx& ctx) const {
     const TensorMeta& x = ctx.expect(0, DType::F32, 4, 4);
@@ -218,6 +230,10 @@ class ConvOp : public Op {
         ga.w_packed = self->packed_.data() + g * per;
         ga.ep.bias_n = bias ? bias + g * a.OC : nullptr;
         ga.ep.residual = res ? res + g * a.OC : nullptr;
+        if (g == G - 1) {  // the last group's tiles run right before the next layer
+          ga.pf_next = self->next_w_;
+          ga.pf_next_bytes = static_cast<int64_t>(self->next_w_bytes_);
+        }
         fn(ga);
       }
     };
@@ -398,6 +414,8 @@ class ConvOp : public Op {
   Window win_;
   ActParams act_;
   bool depthwise_ = false, has_w_ = false, nhwc_ = false, residual_ = false;
+  const void* next_w_ = nullptr;  // set_next_weights
+  size_t next_w_bytes_ = 0;
   NhwcAlgo algo_ = NhwcAlgo::Gemm;
   PackedBuf packed_;
   std::vector<float> wdw_, bias_;

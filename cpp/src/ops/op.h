@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cnnrt/graph.h"
@@ -197,6 +198,18 @@ class Op {
   // ("avx512::f32_winograd_f4x4"), for `cnnrt info` and `cnnrt profile`;
   // empty: the op's own loops (or the table's element-wise kernels).
   virtual std::string describe() const { return {}; }
+  // Cross-layer weight prefetch. A layer's first weights are cold: another
+  // layer's stream (or another runtime's run) evicted them since the last
+  // run. The session links each op to the next op in run order that holds
+  // packed weights (past ones under kSmallWeights, a depthwise layer's), and
+  // an op whose kernel can (conv_nhwc) prefetches that op's first bytes into
+  // L2 while its own tiles run. weights_read_first: the bytes this op's
+  // kernel reads first, in order ({nullptr, 0}: none that a prefetch of the
+  // first bytes would help, e.g. Winograd, which reads its transformed
+  // weights by transform point).
+  virtual std::pair<const void*, size_t> weights_read_first() const { return {nullptr, 0}; }
+  // Returns whether this op's kernel prefetches them.
+  virtual bool set_next_weights(const void*, size_t) { return false; }
 };
 
 using OpFactory = std::unique_ptr<Op> (*)(CreateCtx& ctx);

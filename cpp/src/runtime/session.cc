@@ -4,6 +4,7 @@
 #include "core/parallel.h"
 
 #include <pthread.h>
+#include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -160,6 +161,7 @@ Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::v
     for (int id : n.inputs)
       if (id >= 0) release_if_done(id);
   }
+  link_weight_prefetch();
   std::vector<int> input_of(nv, -1);
   for (size_t i = 0; i < graph_.inputs.size(); ++i) input_of[graph_.inputs[i]] = static_cast<int>(i);
   value_feed_.assign(graph_.inputs.size(), 0);
@@ -169,6 +171,53 @@ Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::v
       if (id >= 0 && input_of[id] >= 0 && ops_[ni]->value_input(k)) value_feed_[input_of[id]] = 1;
     }
   register_session(this);  // last: a constructor that throws leaves nothing registered
+}
+
+// Each op learns the weights of the next op in run order (steps run in node
+// order) that holds packed weights; past ops whose weights are small (a
+// depthwise layer's few KiB, a squeeze-excitation FC's: cheap to miss on,
+// and too short a layer to hide the next fetch behind), up to kLookAhead
+// ops, to the first whose weights are not: MobileNetV2's expansion 1x1
+// prefetches its projection's. An op whose weights a first-bytes prefetch
+// does not help (weights_read_first empty: Winograd) ends the search. At
+// most a quarter of L2 is prefetched, so the layer's own working set stays:
+// 512 KiB of a 2 MiB L2.
+void Session::link_weight_prefetch() {
+  constexpr size_t kSmallWeights = size_t(64) << 10;
+  size_t cap = size_t(512) << 10;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (l2 > 0) cap = std::min(cap, std::max(size_t(64) << 10, static_cast<size_t>(l2) / 4));
+#endif
+  struct Target {
+    int node = -1;  // -1: none (a Winograd op: its first bytes are not what it reads first)
+    const void* p = nullptr;
+    size_t bytes = 0;
+  };
+  constexpr size_t kLookAhead = 4;  // ops with weights looked at past this one
+  prefetch_links_.assign(ops_.size(), {-1, 0});
+  std::vector<PackedOut> blobs;
+  std::vector<Target> ahead;  // the next ops with packed weights, nearest last
+  for (size_t ni = ops_.size(); ni-- > 0;) {
+    // The first op ahead whose weights are not small, past small ones only;
+    // else the nearest.
+    const Target* t = ahead.empty() ? nullptr : &ahead.back();
+    for (size_t k = ahead.size(); k-- > 0;) {
+      if (ahead[k].node < 0) break;
+      if (ahead[k].bytes >= kSmallWeights) {
+        t = &ahead[k];
+        break;
+      }
+    }
+    const size_t bytes = t && t->p ? std::min(t->bytes, cap) : 0;
+    if (ops_[ni]->set_next_weights(bytes ? t->p : nullptr, bytes)) prefetch_links_[ni] = {t->node, static_cast<int64_t>(bytes)};
+    blobs.clear();
+    ops_[ni]->export_packed(blobs);
+    if (blobs.empty()) continue;  // no packed weights: look past it
+    const std::pair<const void*, size_t> w = ops_[ni]->weights_read_first();
+    if (ahead.size() == kLookAhead) ahead.erase(ahead.begin());
+    ahead.push_back(w.first ? Target{static_cast<int>(ni), w.first, w.second} : Target{});
+  }
 }
 
 uint64_t pack_signature(Isa isa) {

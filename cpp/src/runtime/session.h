@@ -128,6 +128,9 @@ class Session {
   size_t constant_bytes() const;
   // The created op of node i (Op::describe: the kernel it chose).
   const Op& op(size_t node) const { return *ops_[node]; }
+  // Per node: the node whose first weights it prefetches and how many bytes
+  // ({-1, 0}: none; link_weight_prefetch).
+  const std::vector<std::pair<int, int64_t>>& prefetch_links() const { return prefetch_links_; }
 
   // fork(): every live session's locks are taken before the fork and released
   // after it in both processes (pthread_atfork, session.cc), so that a child
@@ -143,6 +146,7 @@ class Session {
   void run_steps(Plan& plan, const Feed* feeds, void* const* outputs, int64_t* out_rows, int64_t* step_ns,
                  bool serial) const;
   std::shared_ptr<Plan> build_plan(const std::vector<Feed>& feeds) const;
+  void link_weight_prefetch();
   PlanKey plan_key(const Feed* feeds, size_t n) const;
   bool key_matches(const PlanKey& key, const Feed* feeds, size_t n) const;
   // Feed i's values are known at plan time (part of the plan key): int64 and
@@ -153,6 +157,7 @@ class Session {
   SessionOptions opt_;
   const KernelTable* kt_;
   std::vector<std::unique_ptr<Op>> ops_;
+  std::vector<std::pair<int, int64_t>> prefetch_links_;
   std::vector<TensorMeta> const_meta_;  // dtype/shape of every constant (value may be freed)
   std::vector<char> is_const_;
   std::vector<char> value_feed_;  // per graph input: a float32 input some op reads while planning
