@@ -47,8 +47,8 @@ def test_links_skip_depthwise_and_stop_at_winograd(isa, monkeypatch):
     target, nbytes = got["expand"]
     assert target == "project"
     assert min(96 * 384 * 4, 64 << 10) <= nbytes <= min(96 * 384 * 4, 512 << 10)
-    # Winograd reads its transformed weights by transform point, not from
-    # the first byte: nothing prefetches them, and it prefetches nothing.
+    # Winograd is no prefetch target (Op::weights_read_first) and its kernel
+    # prefetches nothing.
     assert got["project"] is None and got["conv3x3"] is None
     assert got["depthwise"] is None  # the depthwise kernel does not prefetch
     assert got["last"] is None  # no layer after it

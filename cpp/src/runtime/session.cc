@@ -190,7 +190,7 @@ void Session::link_weight_prefetch() {
   if (l2 > 0) cap = std::min(cap, std::max(size_t(64) << 10, static_cast<size_t>(l2) / 4));
 #endif
   struct Target {
-    int node = -1;  // -1: none (a Winograd op: its first bytes are not what it reads first)
+    int node = -1;  // -1: none (an op that is no target, e.g. Winograd: weights_read_first)
     const void* p = nullptr;
     size_t bytes = 0;
   };
