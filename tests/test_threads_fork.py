@@ -19,6 +19,7 @@ from onnx import helper
 
 import cnnrt
 import cnnrt.demo
+from cnnrt import _core
 from helpers import make_model
 
 LENET = cnnrt.demo.model_path()  # input 'input' [batch, 1, 32, 32] -> 'logits' [batch, 10]
@@ -257,6 +258,16 @@ def test_plan_chooses_one_thread_or_all_from_its_first_runs():
         assert np.array_equal(sess.infer(x), first)
     with pytest.raises(cnnrt.InputError, match="thread_mode"):
         sess._core.thread_mode([x], "both")
+
+
+@pytest.mark.parametrize("serial_us,parallel_us,want", [
+    (20, 30, "serial"), (20, 20, "serial"), (20, 19, "serial"), (20, 18.1, "serial"),
+    (20, 17.9, "parallel"), (20, 10, "parallel"), (1000, 899, "parallel")])
+def test_small_plan_keeps_one_thread_unless_all_win_by_a_margin(serial_us, parallel_us, want):
+    """The probes' best runs decide, but all threads must be at least 10%
+    faster: a tie or a few percent (noise on a tens-of-microseconds run) keeps
+    one thread, which LeNet-5 runs faster in an interleaved benchmark."""
+    assert _core.thread_mode_choice(int(serial_us * 1000), int(parallel_us * 1000)) == want
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="per-thread CPU time is read from /proc (Linux)")

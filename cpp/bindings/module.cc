@@ -561,6 +561,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("isa_current", [] { return std::string(isa_name(isa_current())); });
   m.def("set_isa", [](const std::string& name) { isa_set(isa_from_name(name.c_str())); });
   m.def("registered_ops", &registered_ops);
+  // Test hook: the mode a small plan keeps from its probes' best times.
+  m.def("thread_mode_choice", [](int64_t best_serial_ns, int64_t best_parallel_ns) {
+    return std::string(Session::prefer_serial(best_serial_ns, best_parallel_ns) ? "serial" : "parallel");
+  });
   m.def("pack_signature", [](const std::string& isa) { return pack_signature(isa_from_name(isa.c_str())); });
   m.def("info", [] {
     py::dict d;

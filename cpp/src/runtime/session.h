@@ -138,6 +138,10 @@ class Session {
   void lock_for_fork() const;
   void unlock_after_fork() const;
 
+  // The mode a small plan keeps after its probes (see session.cc): one
+  // thread unless all threads' best run beats its best by kParallelGain.
+  static bool prefer_serial(int64_t best_serial_ns, int64_t best_parallel_ns);
+
  private:
   // One thread or all for this run of `plan` (see session.cc); probe >= 0
   // marks a timed run, which the caller hands to end_probe.
