@@ -676,7 +676,7 @@ std::shared_ptr<Plan> Session::build_plan(const std::vector<Feed>& feeds) const 
 // still spinning after each run slowed whatever ran next). The first runs
 // of a plan decide: run 0 warms up, run 1 is timed on all threads, and
 // unless it took over kProbeNs, runs 2.. alternate one thread / all threads
-// kProbes times each; the plan then keeps the mode with the faster best run.
+// kProbes times each; the plan then keeps one of the two by their best runs.
 // Both modes compute the same bits: kernels split their work (and any sum)
 // by the session's thread count, fixed at plan time, and the one-thread mode
 // runs those same tasks inline (SerialScope). All threads must win by
