@@ -565,6 +565,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("thread_mode_choice", [](int64_t best_serial_ns, int64_t best_parallel_ns) {
     return std::string(Session::prefer_serial(best_serial_ns, best_parallel_ns) ? "serial" : "parallel");
   });
+  // Test hook: the most bytes of the next layer's weights a layer prefetches.
+  m.def("weight_prefetch_cap", [] { return Session::weight_prefetch_cap(); });
   m.def("pack_signature", [](const std::string& isa) { return pack_signature(isa_from_name(isa.c_str())); });
   m.def("info", [] {
     py::dict d;

@@ -181,14 +181,19 @@ Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::v
 // prefetches its projection's. An op whose weights a first-bytes prefetch
 // does not help (weights_read_first empty: Winograd) ends the search. At
 // most a quarter of L2 is prefetched, so the layer's own working set stays:
-// 512 KiB of a 2 MiB L2.
-void Session::link_weight_prefetch() {
-  constexpr size_t kSmallWeights = size_t(64) << 10;
+// 512 KiB of a 2 MiB L2 (Sapphire Rapids), 128 KiB of a 512 KiB one (Zen 3).
+size_t Session::weight_prefetch_cap() {
   size_t cap = size_t(512) << 10;
 #if defined(_SC_LEVEL2_CACHE_SIZE)
   const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
   if (l2 > 0) cap = std::min(cap, std::max(size_t(64) << 10, static_cast<size_t>(l2) / 4));
 #endif
+  return cap;
+}
+
+void Session::link_weight_prefetch() {
+  constexpr size_t kSmallWeights = size_t(64) << 10;
+  const size_t cap = weight_prefetch_cap();
   struct Target {
     int node = -1;  // -1: none (an op that is no target, e.g. Winograd: weights_read_first)
     const void* p = nullptr;

@@ -141,6 +141,9 @@ class Session {
   // The mode a small plan keeps after its probes (see session.cc): one
   // thread unless all threads' best run beats its best by kParallelGain.
   static bool prefer_serial(int64_t best_serial_ns, int64_t best_parallel_ns);
+  // The most bytes of the next layer's weights a layer prefetches into L2
+  // (link_weight_prefetch): a quarter of this CPU's L2, within 64-512 KiB.
+  static size_t weight_prefetch_cap();
 
  private:
   // One thread or all for this run of `plan` (see session.cc); probe >= 0
