@@ -198,6 +198,11 @@ struct KernelTable {
 //    the direct ones (4x for F(4)) are streamed once per image and must be
 //    amortised over its pixels: 7x7 512->512 (37.7 MB for 49 pixels) runs at
 //    ~40-60 GFLOP/s effective against ~140 direct, 7x7 256->256 ties.
+//    On AVX2, whose FMA rate is half AVX-512's, the stream is amortised
+//    over half the pixels from 14x14 up. Zen 3 (AMD EPYC, 1 / 2 threads,
+//    best of 4 alternated rounds, Winograd / direct): 14x14 512->512 (VGG's
+//    conv5) 6.7 / 10.8 ms and 4.0 / 6.2 ms; 7x7 256->256 0.55 / 0.74 ms but
+//    0.58 / 0.49 ms at 2 threads, so 7x7 maps keep the AVX-512 rule.
 // Where it holds, Winograd measured 1.4-3x the direct kernel's speed. The
 // ref table never selects it: direct convolution is the plain oracle there.
 // (static: no ODR merging between ISA translation units.)
@@ -207,7 +212,8 @@ static inline bool winograd_worth_it(const KernelTable& kt, int64_t C, int64_t O
   if (C < 16 || OC < 16 || OH * OW < 49) return false;
   const int64_t tiles = ((OH + m - 1) / m) * ((OW + m - 1) / m);
   if (OH * OW * 10 < tiles * m * m * 6) return false;
-  return OH * OW * 1024 >= C * OC;
+  if (OH * OW * 1024 >= C * OC) return true;
+  return kt.isa == Isa::Avx2 && OH * OW >= 196 && OH * OW * 2048 >= C * OC;
 }
 
 // Detected level, current level (min of detected and CNNRT_ISA), and the
