@@ -191,13 +191,16 @@ def test_isa_option(model):
 def test_info_keys():
     info = cnnrt.info()
     for key in ("version", "cpu", "isa_detected", "isa_current", "isa_available", "cpu_features", "thread_pool",
-                "default_threads"):
+                "default_threads", "l2_cache_bytes"):
         assert key in info, key
     assert info["version"], "empty version"
     assert info["isa_detected"] in info["isa_available"]
     assert "ref" in info["isa_available"]
     assert isinstance(info["default_threads"], int) and info["default_threads"] >= 1
     assert isinstance(info["thread_pool"], str)
+    # L2 per core as the C library reports it (0 where it does not); it sizes
+    # the convolution's cache blocks and the cross-layer weight prefetch.
+    assert isinstance(info["l2_cache_bytes"], int) and info["l2_cache_bytes"] >= 0
 
 
 def test_supported_ops():

@@ -584,6 +584,7 @@ PYBIND11_MODULE(_core, m) {
     feats["avx512vl"] = f.avx512vl;
     feats["avx512dq"] = f.avx512dq;
     d["cpu_features"] = feats;
+    d["l2_cache_bytes"] = f.l2_bytes;
     d["thread_pool"] = "cnnrt: caller + helper threads, tasks claimed dynamically; idle helpers spin 100 us, then sleep";
     py::list isas;
     for (int i = 0; i <= static_cast<int>(isa_detected()); ++i) isas.append(isa_name(static_cast<Isa>(i)));

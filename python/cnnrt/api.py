@@ -473,7 +473,8 @@ def supported_ops() -> List[str]:
 
 
 def info() -> Dict[str, Any]:
-    """Version, CPU and its features, ISA detected and chosen (isa_current),
+    """Version, CPU and its features, L2 per core (l2_cache_bytes; it sizes
+    cache blocks), ISA detected and chosen (isa_current),
     the thread pool and default threads, and the build (compiler, flags)."""
     d = dict(_core.info())
     if not d.get("version"):  # a CMake build outside scikit-build defines it empty

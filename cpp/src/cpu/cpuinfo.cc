@@ -2,8 +2,10 @@
 // its registers on context switch.
 #include "cpu/cpuinfo.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #include <cpuid.h>
@@ -62,6 +64,10 @@ CpuFeatures detect() {
     if (p != std::string::npos) f.brand = f.brand.substr(p);
   }
 #endif
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (l2 > 0) f.l2_bytes = l2;
+#endif
   return f;
 }
 
@@ -70,6 +76,14 @@ CpuFeatures detect() {
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();
   return f;
+}
+
+int64_t conv_nc_block_bytes() {
+  static const int64_t b = [] {
+    const int64_t cap = int64_t(512) << 10, l2 = cpu_features().l2_bytes;
+    return l2 > 0 ? std::max(int64_t(64) << 10, std::min(cap, l2 / 2)) : cap;
+  }();
+  return b;
 }
 
 }  // namespace cnnrt

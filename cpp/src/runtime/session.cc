@@ -2,6 +2,7 @@
 
 #include "core/fpenv.h"
 #include "core/parallel.h"
+#include "cpu/cpuinfo.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -183,12 +184,9 @@ Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::v
 // most a quarter of L2 is prefetched, so the layer's own working set stays:
 // 512 KiB of a 2 MiB L2 (Sapphire Rapids), 128 KiB of a 512 KiB one (Zen 3).
 size_t Session::weight_prefetch_cap() {
-  size_t cap = size_t(512) << 10;
-#if defined(_SC_LEVEL2_CACHE_SIZE)
-  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  if (l2 > 0) cap = std::min(cap, std::max(size_t(64) << 10, static_cast<size_t>(l2) / 4));
-#endif
-  return cap;
+  const size_t cap = size_t(512) << 10;
+  const int64_t l2 = cpu_features().l2_bytes;
+  return l2 > 0 ? std::min(cap, std::max(size_t(64) << 10, static_cast<size_t>(l2) / 4)) : cap;
 }
 
 void Session::link_weight_prefetch() {

@@ -19,6 +19,7 @@
 #include <immintrin.h>
 
 #include "core/parallel.h"
+#include "cpu/cpuinfo.h"
 #include "kernels/kernels.h"
 
 namespace cnnrt::kernels::avx512 {
