@@ -5,6 +5,7 @@ last tiles run. What it links is visible through `_core.prefetch_links()`;
 the kernel side (every k step still runs once) is tested in
 kernels/test_conv_nhwc.py::test_next_layer_prefetch_exact."""
 import numpy as np
+import pytest
 from onnx import helper
 
 import cnnrt
@@ -32,8 +33,10 @@ def links(sess):
     return {name: link for (name, *_), link in zip(sess._core.kernels(), sess._core.prefetch_links())}
 
 
-def test_links_skip_depthwise_and_stop_at_winograd(isa, monkeypatch):
+@pytest.mark.parametrize("fuse", ["0", "1"], ids=["apart", "fused"])
+def test_links_skip_depthwise_and_stop_at_winograd(isa, fuse, monkeypatch):
     monkeypatch.setenv("CNNRT_LAYOUT", "nhwc")
+    monkeypatch.setenv("CNNRT_PW_DW", fuse)
     model, feeds = inverted_residual_then_3x3(np.random.default_rng(0))
     sess = cnnrt.load(model, isa=isa)
     got = links(sess)
@@ -44,13 +47,16 @@ def test_links_skip_depthwise_and_stop_at_winograd(isa, monkeypatch):
     assert "winograd" in kinds["conv3x3"], kinds
     # The expansion prefetches the projection's weights (96 x 384 floats),
     # past the depthwise layer's 14 KiB; at most a quarter of L2, 64-512 KiB.
-    target, nbytes = got["expand"]
+    # Fused (passes/fuse_pw_dw.py), the expansion and the depthwise layer are
+    # one op, whose 1x1 part prefetches.
+    target, nbytes = got["expand+depthwise" if fuse == "1" else "expand"]
     assert target == "project"
     assert min(96 * 384 * 4, 64 << 10) <= nbytes <= min(96 * 384 * 4, 512 << 10)
     # Winograd is no prefetch target (Op::weights_read_first) and its kernel
     # prefetches nothing.
     assert got["project"] is None and got["conv3x3"] is None
-    assert got["depthwise"] is None  # the depthwise kernel does not prefetch
+    if fuse == "0":
+        assert got["depthwise"] is None  # the depthwise kernel does not prefetch
     assert got["last"] is None  # no layer after it
     check_model(model, feeds, isa=isa)
 

@@ -421,7 +421,10 @@ class ConvOp : public Op {
   std::vector<float> wdw_, bias_;
 };
 
-std::unique_ptr<Op> create_conv(CreateCtx& c) { return std::make_unique<ConvOp>(c); }
+std::unique_ptr<Op> create_conv(CreateCtx& c) {
+  if (c.node().i("cnnrt_pw", 0) != 0) return create_pwdw(c);  // conv_pwdw.cc
+  return std::make_unique<ConvOp>(c);
+}
 CNNRT_REGISTER_OP("Conv", create_conv);
 
 }  // namespace

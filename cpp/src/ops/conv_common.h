@@ -52,4 +52,8 @@ void fill_window_2d(Args& a, const Window& w, int64_t kh, int64_t kw, const std:
   a.OW = out[1];
 }
 
+// A 1x1 convolution fused with the depthwise one after it (Conv with
+// cnnrt_pw = 1, passes/fuse_pw_dw.py), in ops/conv_pwdw.cc.
+std::unique_ptr<Op> create_pwdw(CreateCtx& c);
+
 }  // namespace cnnrt

@@ -13,6 +13,7 @@ from .layout import layout
 from .concat_in_place import concat_in_place
 from .cancel_transposes import cancel_transposes
 from .recognize_activations import recognize_activations
+from .fuse_pw_dw import fuse_pw_dw
 
 PIPELINE = [
     remove_identity,
@@ -28,6 +29,7 @@ PIPELINE = [
     layout,
     cancel_transposes,
     concat_in_place,
+    fuse_pw_dw,
 ]
 
 
@@ -39,4 +41,4 @@ def run_pipeline(graph, passes=None):
 
 __all__ = ["PIPELINE", "run_pipeline", "remove_identity", "fold_constants", "fold_batchnorm",
            "fuse_bias", "fuse_residual", "fuse_activation", "eliminate_dead", "fold_pad", "layout",
-           "cancel_transposes", "concat_in_place", "recognize_activations"]
+           "cancel_transposes", "concat_in_place", "recognize_activations", "fuse_pw_dw"]
