@@ -116,12 +116,19 @@ void register_kernels_nhwc(py::module_& m) {
           if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
           packed.resize(kt.conv_packed_size(a.OC, a.C, a.KH, a.KW));
           kt.conv_pack(w.data(), a.OC, a.C, a.KH, a.KW, packed.data());
-        } else if (algo == "winograd") {
+        } else if (algo == "winograd") {  // F(m, 3) for 3x3 weights, F(2, 5) for 5x5
           if (kt.winograd_m == 0) fail(ErrorKind::Input, "conv_nhwc: this ISA has no Winograd kernel");
-          if (a.KH != 3 || a.KW != 3 || a.SH != 1 || a.SW != 1 || a.DH != 1 || a.DW != 1)
-            fail(ErrorKind::Input, "conv_nhwc: Winograd needs 3x3, stride 1, dilation 1");
-          packed.resize(kt.winograd_packed_size(a.OC, a.C));
-          kt.winograd_pack(w.data(), a.OC, a.C, packed.data());
+          if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
+          if (!((a.KH == 3 && a.KW == 3) || (a.KH == 5 && a.KW == 5)) || a.SH != 1 || a.SW != 1 || a.DH != 1 ||
+              a.DW != 1)
+            fail(ErrorKind::Input, "conv_nhwc: Winograd needs 3x3 or 5x5, stride 1, dilation 1");
+          if (a.KH == 5) {
+            packed.resize(kt.winograd5_packed_size(a.OC, a.C));
+            kt.winograd5_pack(w.data(), a.OC, a.C, packed.data());
+          } else {
+            packed.resize(kt.winograd_packed_size(a.OC, a.C));
+            kt.winograd_pack(w.data(), a.OC, a.C, packed.data());
+          }
         } else if (algo == "dw") {
           if (w.shape(1) != 1 || a.OC != a.C) fail(ErrorKind::Input, "conv_nhwc: depthwise needs w [C,1,KH,KW]");
           packed.resize(kt.dw_packed_size(a.C, a.KH, a.KW));
@@ -171,7 +178,7 @@ void register_kernels_nhwc(py::module_& m) {
             if (algo == "gemm")
               kt.conv_nhwc(a);
             else if (algo == "winograd")
-              kt.conv_winograd(a);
+              (a.KH == 5 ? kt.conv_winograd5 : kt.conv_winograd)(a);
             else
               kt.dwconv_nhwc(a);
             const double dt = wall_now() - t0;
@@ -189,6 +196,9 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("undisturbed") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0,
       py::arg("out") = py::none(), py::arg("prefetch") = py::none());
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
+  m.def("winograd5_worth_it", [](const std::string& isa, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
+    return winograd5_worth_it(kernel_table(isa_from_name(isa.c_str())), C, OC, OH, OW);
+  });
   m.def("winograd_worth_it", [](const std::string& isa, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
     return winograd_worth_it(kernel_table(isa_from_name(isa.c_str())), C, OC, OH, OW);
   });

@@ -236,9 +236,9 @@ def test_simd_agrees_with_ref(isa):
 def test_bad_kernel_rejected(isa):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 8, 8, 4)).astype(np.float32)
-    with pytest.raises(Exception, match="3x3, stride 1"):
-        K.conv_nhwc(isa, "winograd", x, np.ones((4, 4, 5, 5), np.float32), pads=[2, 2, 2, 2])
-    with pytest.raises(Exception, match="3x3, stride 1"):
+    with pytest.raises(Exception, match="3x3 or 5x5, stride 1"):  # 5x5: test_winograd5.py
+        K.conv_nhwc(isa, "winograd", x, np.ones((4, 4, 7, 7), np.float32), pads=[3, 3, 3, 3])
+    with pytest.raises(Exception, match="3x3 or 5x5, stride 1"):
         K.conv_nhwc(isa, "winograd", x, np.ones((4, 4, 3, 3), np.float32), strides=[2, 2], pads=[1, 1, 1, 1])
 
 

@@ -172,6 +172,13 @@ struct KernelTable {
   size_t (*winograd_packed_size)(int64_t OC, int64_t C) = nullptr;
   void (*winograd_pack)(const float* w, int64_t OC, int64_t C, float* dst) = nullptr;
   void (*conv_winograd)(const ConvNhwcArgs& a) = nullptr;
+  // Winograd F(2x2, 5x5) for 5x5 stride-1 dilation-1 convolutions, NHWC, on
+  // the same 6x6 tiles (winograd5_m = 2; 0: none); packed weights as above
+  // with the 25-tap filter transformed.
+  int winograd5_m = 0;
+  size_t (*winograd5_packed_size)(int64_t OC, int64_t C) = nullptr;
+  void (*winograd5_pack)(const float* w, int64_t OC, int64_t C, float* dst) = nullptr;
+  void (*conv_winograd5)(const ConvNhwcArgs& a) = nullptr;
   // Depthwise convolution over NHWC (channel multiplier 1, OC == C); weights
   // [C, 1, KH, KW] packed at load.
   size_t (*dw_packed_size)(int64_t C, int64_t KH, int64_t KW) = nullptr;
@@ -214,6 +221,14 @@ static inline bool winograd_worth_it(const KernelTable& kt, int64_t C, int64_t O
   if (OH * OW * 10 < tiles * m * m * 6) return false;
   if (OH * OW * 1024 >= C * OC) return true;
   return kt.isa == Isa::Avx2 && OH * OW >= 196 && OH * OW * 2048 >= C * OC;
+}
+
+// Whether conv_winograd5 (F(2x2, 5x5)) should replace conv_nhwc for a 5x5,
+// stride 1, dilation 1 convolution: measured against the direct kernel in
+// kernels/winograd/avx2.cc's header. Never on the ref table.
+static inline bool winograd5_worth_it(const KernelTable& kt, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
+  if (kt.winograd5_m == 0 || kt.isa == Isa::Ref) return false;
+  return C >= 16 && OC >= 16 && OH * OW >= 49;
 }
 
 // Detected level, current level (min of detected and CNNRT_ISA), and the

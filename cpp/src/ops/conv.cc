@@ -10,7 +10,8 @@
 // NHWC of Y's shape. Algorithms, chosen at load, with only the chosen one's
 // weights packed: depthwise (group == C == OC) -> kt.dwconv_nhwc; 3x3
 // stride 1 dilation 1 -> kt.conv_winograd where the table has one and it
-// pays (use_winograd); everything else -> kt.conv_nhwc, per group for a
+// pays (use_winograd); 5x5 likewise -> kt.conv_winograd5 (F(2x2, 5x5),
+// winograd5_worth_it); everything else -> kt.conv_nhwc, per group for a
 // grouped conv (x and y channel slices with pixel strides C and OC).
 #include <cstring>
 
@@ -30,7 +31,7 @@ ActParams read_fused_act(const Node& n) {
 
 namespace {
 
-enum class NhwcAlgo { Gemm, Winograd, Depthwise };
+enum class NhwcAlgo { Gemm, Winograd, Winograd5, Depthwise };
 
 // Winograd F(m x m, 3 x 3) where the kernels' measured rule says it beats the
 // GEMM path (kernels.h, winograd_worth_it); OH/OW are 0 when the input shape
@@ -112,8 +113,8 @@ class ConvOp : public Op {
     const int64_t ocg = oc_ / group_;
     if (depthwise_) {
       algo_ = NhwcAlgo::Depthwise;
-    } else if (group_ == 1 && kh_ == 3 && kw_ == 3 && win_.stride[0] == 1 && win_.stride[1] == 1 &&
-               win_.dilation[0] == 1 && win_.dilation[1] == 1) {
+    } else if (group_ == 1 && ((kh_ == 3 && kw_ == 3) || (kh_ == 5 && kw_ == 5)) && win_.stride[0] == 1 &&
+               win_.stride[1] == 1 && win_.dilation[0] == 1 && win_.dilation[1] == 1) {
       // Output size for the cut-over, where the input's shape is known at load.
       int64_t oh = 0, ow = 0;
       const ValueInfo& xi = c.info(0);
@@ -126,12 +127,13 @@ class ConvOp : public Op {
           if (same) return in;
           int64_t r = in;
           if (!valid && (__builtin_add_overflow(r, pb, &r) || __builtin_add_overflow(r, pe, &r))) return 0;
-          return __builtin_sub_overflow(r, 2, &r) ? 0 : r;
+          return __builtin_sub_overflow(r, kh_ - 1, &r) ? 0 : r;
         };
         oh = out(xi.shape[1], win_.pad_begin[0], win_.pad_end[0]);
         ow = out(xi.shape[2], win_.pad_begin[1], win_.pad_end[1]);
       }
-      if (use_winograd(kt_, cg_, oc_, oh, ow)) algo_ = NhwcAlgo::Winograd;
+      if (kh_ == 3 && use_winograd(kt_, cg_, oc_, oh, ow)) algo_ = NhwcAlgo::Winograd;
+      if (kh_ == 5 && winograd5_worth_it(kt_, cg_, oc_, oh, ow)) algo_ = NhwcAlgo::Winograd5;
     }
     const float* wp = w->ptr<float>();
     switch (algo_) {
@@ -142,6 +144,10 @@ class ConvOp : public Op {
       case NhwcAlgo::Winograd:
         if (float* dst = packed_.prepare(c, "conv.nhwc.winograd", kt_.winograd_packed_size(oc_, cg_)))
           kt_.winograd_pack(wp, oc_, cg_, dst);
+        break;
+      case NhwcAlgo::Winograd5:
+        if (float* dst = packed_.prepare(c, "conv.nhwc.winograd5", kt_.winograd5_packed_size(oc_, cg_)))
+          kt_.winograd5_pack(wp, oc_, cg_, dst);
         break;
       case NhwcAlgo::Gemm: {
         const size_t per = kt_.conv_packed_size(ocg, cg_, kh_, kw_);
@@ -159,7 +165,7 @@ class ConvOp : public Op {
   // The NHWC GEMM path reads its panels from the first (conv_pack's order:
   // the first NC block first); a depthwise layer reads all of its few.
   std::pair<const void*, size_t> weights_read_first() const override {
-    if (!nhwc_ || algo_ == NhwcAlgo::Winograd || packed_.empty()) return {nullptr, 0};
+    if (!nhwc_ || algo_ == NhwcAlgo::Winograd || algo_ == NhwcAlgo::Winograd5 || packed_.empty()) return {nullptr, 0};
     return {packed_.data(), packed_.size() * sizeof(float)};
   }
   bool set_next_weights(const void* p, size_t bytes) override {
@@ -207,9 +213,10 @@ class ConvOp : public Op {
     a.ep.ldr = oc_;
     a.ep.act = act_;
     a.threads = ctx.threads();
-    void (*fn)(const ConvNhwcArgs&) = algo_ == NhwcAlgo::Depthwise  ? kt_.dwconv_nhwc
-                                      : algo_ == NhwcAlgo::Winograd ? kt_.conv_winograd
-                                                                    : kt_.conv_nhwc;
+    void (*fn)(const ConvNhwcArgs&) = algo_ == NhwcAlgo::Depthwise   ? kt_.dwconv_nhwc
+                                      : algo_ == NhwcAlgo::Winograd  ? kt_.conv_winograd
+                                      : algo_ == NhwcAlgo::Winograd5 ? kt_.conv_winograd5
+                                                                     : kt_.conv_nhwc;
     const ConvOp* self = this;
     const bool has_bias = ctx.has(2), has_res = ctx.has(3);
     const int64_t G = algo_ == NhwcAlgo::Depthwise ? 1 : group_;
@@ -265,6 +272,7 @@ class ConvOp : public Op {
       case NhwcAlgo::Depthwise: return isa + "f32_dwconv_nhwc";
       case NhwcAlgo::Winograd:
         return isa + "f32_winograd_f" + std::to_string(kt_.winograd_m) + "x" + std::to_string(kt_.winograd_m);
+      case NhwcAlgo::Winograd5: return isa + "f32_winograd_f2x2_5x5";
       case NhwcAlgo::Gemm: break;
     }
     return isa + "f32_conv_nhwc" + (group_ > 1 ? " (per group)" : "");

@@ -245,8 +245,13 @@ uint64_t pack_signature(Isa isa) {
   run(kt.conv_packed_size(13, 5, 3, 3), [&](float* d) { kt.conv_pack(src.data(), 13, 5, 3, 3, d); });
   run(kt.dw_packed_size(13, 3, 3), [&](float* d) { kt.dw_pack(src.data(), 13, 3, 3, d); });
   if (kt.winograd_pack) run(kt.winograd_packed_size(13, 5), [&](float* d) { kt.winograd_pack(src.data(), 13, 5, d); });
+  if (kt.winograd5_pack)
+    run(kt.winograd5_packed_size(13, 5), [&](float* d) { kt.winograd5_pack(src.data(), 13, 5, d); });
   for (int64_t c : {3, 16, 64, 256, 512, 1024})
-    for (int64_t hw : {0, 7, 14, 28, 56, 112, 224}) mix(winograd_worth_it(kt, c, c, hw, hw) ? 1 : 2);
+    for (int64_t hw : {0, 7, 14, 28, 56, 112, 224}) {
+      mix(winograd_worth_it(kt, c, c, hw, hw) ? 1 : 2);
+      mix(winograd5_worth_it(kt, c, c, hw, hw) ? 3 : 4);
+    }
   return h;
 }
 

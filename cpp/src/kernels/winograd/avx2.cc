@@ -1,6 +1,18 @@
-// Winograd F(m x m, 3 x 3) over NHWC, avx2 path: driver.inc with a 6 x 16
-// GEMM microkernel (6 tiles x 2 vectors of output channels: 12 of the 16
-// ymm registers accumulate).
+// Winograd F(m x m, 3 x 3) and F(2 x 2, 5 x 5) over NHWC, avx2 path:
+// driver.inc with a 6 x 16 GEMM microkernel (6 tiles x 2 vectors of output
+// channels: 12 of the 16 ymm registers accumulate), compiled once per (m, r).
+//
+// F(2x2, 5x5) against the direct kernel (conv_nhwc), Zen 3, kernel alone,
+// best of 3 x 5 runs, 1 thread (2 threads), ms, Winograd / direct:
+//   64x27x27 -> 192 (AlexNet's conv2)  2.19 / 4.69  (1.54 / 2.76)
+//   16x14x14 -> 32                     0.046 / 0.076
+//   32x28x28 -> 64                     0.64 / 0.97  (0.41 / 0.56)
+//   128x14x14 -> 128                   1.03 / 2.06  (0.60 / 1.10)
+//   256x7x7 -> 256                     1.85 / 2.06  (0.79 / 0.92)
+//   48x56x56 -> 64                     3.58 / 6.11  (1.39 / 2.70)
+//   512x14x14 -> 512                   17.2 / 28.2  (11.2 / 15.3)
+// 36 products per 4 outputs against 25 per output: faster everywhere from
+// 7x7 maps and 16 channels up (winograd5_worth_it).
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -29,7 +41,24 @@ static inline void wg_store_n(float* p, vf v, int n) { _mm256_maskstore_ps(p, wg
 
 constexpr int kMR = 6;
 constexpr int kNV = 2;
+namespace wg3 {
+constexpr int kWgM = kWinoM, kWgR = 3;
 #include "kernels/winograd/driver.inc"
+}  // namespace wg3
+namespace wg5 {
+constexpr int kWgM = 2, kWgR = 5;
+#include "kernels/winograd/driver.inc"
+}  // namespace wg5
 }  // namespace
-CNNRT_DEFINE_FILL_WINOGRAD
+
+void fill_winograd(KernelTable& t) {
+  t.winograd_m = kWinoM;
+  t.winograd_packed_size = &wg3::winograd_packed_size;
+  t.winograd_pack = &wg3::winograd_pack;
+  t.conv_winograd = &wg3::conv_winograd;
+  t.winograd5_m = 2;
+  t.winograd5_packed_size = &wg5::winograd_packed_size;
+  t.winograd5_pack = &wg5::winograd_pack;
+  t.conv_winograd5 = &wg5::conv_winograd;
+}
 }  // namespace cnnrt::kernels::avx2

@@ -1,4 +1,4 @@
-// Winograd F(m x m, 3 x 3) over NHWC, ref path: the same transforms as the
+// Winograd F(m x m, r x r) over NHWC (F(4x4, 3x3), F(2x2, 5x5)), ref path: the same transforms as the
 // SIMD paths written as plain matrix loops over one tile at a time, so it is
 // the oracle for their factorised transforms (see transforms.inc for the
 // matrices and tests/kernels/test_winograd.py for the declared error bound).
@@ -15,16 +15,19 @@ namespace {
 #include "kernels/eltwise/math.inc"
 #include "kernels/winograd/transforms.inc"
 
-using W = WinoMat<kWinoM>;
-constexpr int kM = kWinoM, kN = kWinoN, kP = kWinoP;
+// F(kM x kM, kR x kR): (4, 3) (or (6, 3) in a CNNRT_WINOGRAD_M=6 build) and (2, 5).
+template <int kM, int kR>
+struct RefWino {
+using W = WinoMat<kM, kR>;
+static constexpr int kN = W::N, kP = kN * kN;
 
-size_t winograd_packed_size(int64_t OC, int64_t C) { return static_cast<size_t>(kP * C * OC); }
+static size_t winograd_packed_size(int64_t OC, int64_t C) { return static_cast<size_t>(kP * C * OC); }
 
-void winograd_pack(const float* w, int64_t OC, int64_t C, float* dst) {
+static void winograd_pack(const float* w, int64_t OC, int64_t C, float* dst) {
   float u[kP];
   for (int64_t oc = 0; oc < OC; ++oc)
     for (int64_t c = 0; c < C; ++c) {
-      wino_weight_tile(w + (oc * C + c) * 9, u);
+      wino_weight_tile<kM, kR>(w + (oc * C + c) * kR * kR, u);
       for (int p = 0; p < kP; ++p) dst[(p * C + c) * OC + oc] = u[p];
     }
 }
@@ -33,7 +36,7 @@ struct Scratch {
   std::vector<float> v, m;  // V[p][C], M[p][OC] of one tile
 };
 
-void conv_winograd(const ConvNhwcArgs& a) {
+static void conv_winograd(const ConvNhwcArgs& a) {
   const int64_t th = (a.OH + kM - 1) / kM, tw = (a.OW + kM - 1) / kM, tiles = a.N * th * tw;
   const int threads = threads_for_work(tiles * kP * a.C * a.OC, a.threads);
   parallel_for(tiles, threads, [&](int64_t tile) {
@@ -103,13 +106,21 @@ void conv_winograd(const ConvNhwcArgs& a) {
       }
   });
 }
+};
+
+using Wg3 = RefWino<kWinoM, 3>;
+using Wg5 = RefWino<2, 5>;
 
 }  // namespace
 
 void fill_winograd(KernelTable& t) {
   t.winograd_m = kWinoM;
-  t.winograd_packed_size = &winograd_packed_size;
-  t.winograd_pack = &winograd_pack;
-  t.conv_winograd = &conv_winograd;
+  t.winograd_packed_size = &Wg3::winograd_packed_size;
+  t.winograd_pack = &Wg3::winograd_pack;
+  t.conv_winograd = &Wg3::conv_winograd;
+  t.winograd5_m = 2;
+  t.winograd5_packed_size = &Wg5::winograd_packed_size;
+  t.winograd5_pack = &Wg5::winograd_pack;
+  t.conv_winograd5 = &Wg5::conv_winograd;
 }
 }  // namespace cnnrt::kernels::ref
