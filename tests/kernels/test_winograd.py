@@ -30,7 +30,7 @@ import pytest
 from cnnrt import _core
 
 K = _core.kernels
-TOL = {4: 1e-5, 6: 2e-5}
+TOL = {4: 1e-5, 6: 2e-5, 2: 1e-5}  # 2: F(2x2, 5x5), test_winograd5.py
 ACTS = {  # name: (enum value, a, b)
     "none": (0, 0.0, 0.0), "relu": (1, 0.0, 0.0), "leaky": (2, 0.1, 0.0), "clip": (3, -0.5, 0.7),
     "sigmoid": (4, 0.0, 0.0), "tanh": (5, 0.0, 0.0), "hardsigmoid": (6, 0.2, 0.5), "hardswish": (7, 0.0, 0.0),
@@ -66,27 +66,28 @@ def act_ref(v, name):
 
 
 def direct(x, w, pads):
-    """y and E (see the module docstring), float64, NHWC."""
+    """y and E (see the module docstring), float64, NHWC; a k x k filter."""
     N, H, W, C = x.shape
+    k = w.shape[2]
     t, l, b, r = pads
     xp = np.zeros((N, H + t + b, W + l + r, C))
     xp[:, t:t + H, l:l + W] = x
-    OH, OW = H + t + b - 2, W + l + r - 2
+    OH, OW = H + t + b - (k - 1), W + l + r - (k - 1)
     y = np.zeros((N, OH, OW, w.shape[0]))
     e = np.zeros_like(y)
     w = w.astype(np.float64)
     wmax = np.abs(w).max(axis=(2, 3)).T
-    for kh in range(3):
-        for kw in range(3):
+    for kh in range(k):
+        for kw in range(k):
             patch = xp[:, kh:kh + OH, kw:kw + OW, :]
             y += patch @ w[:, :, kh, kw].T
             e += np.abs(patch) @ wmax
     return y, e
 
 
-def data(rng, N, H, W, C, OC):
+def data(rng, N, H, W, C, OC, k=3):
     x = rng.standard_normal((N, H, W, C)).astype(np.float32)
-    w = (rng.standard_normal((OC, C, 3, 3)) / math.sqrt(9 * C)).astype(np.float32)
+    w = (rng.standard_normal((OC, C, k, k)) / math.sqrt(k * k * C)).astype(np.float32)
     return x, w
 
 

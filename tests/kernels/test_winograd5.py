@@ -15,8 +15,6 @@ C in 1..512, the pads below and N(0,1), uniform, 80%-sparse and
 pixel-scale-varying (e^+-3) inputs was 3.7e-6 on the ref path (plain matrix
 loops) and 1.8e-6 on AVX2 (Zen 3).
 """
-import math
-
 import numpy as np
 import pytest
 from onnx import helper
@@ -25,51 +23,21 @@ import cnnrt
 from cnnrt import _core
 from helpers import check_model, make_model
 
+from test_winograd import TOL, direct  # the F(m, 3) tests' helpers, k from the weight
+from test_winograd import check_bound as _check_bound
+from test_winograd import data as _data
+
 K = _core.kernels
-TOL5 = 1e-5
+TOL5 = TOL[2]
 M = 2
 
 
-def direct(x, w, pads):
-    """y and E (see the docstring), float64, NHWC, 5x5."""
-    N, H, W, C = x.shape
-    t, l, b, r = pads
-    xp = np.zeros((N, H + t + b, W + l + r, C))
-    xp[:, t:t + H, l:l + W] = x
-    OH, OW = H + t + b - 4, W + l + r - 4
-    y = np.zeros((N, OH, OW, w.shape[0]))
-    e = np.zeros_like(y)
-    w = w.astype(np.float64)
-    wmax = np.abs(w).max(axis=(2, 3)).T
-    for kh in range(5):
-        for kw in range(5):
-            patch = xp[:, kh:kh + OH, kw:kw + OW, :]
-            y += patch @ w[:, :, kh, kw].T
-            e += np.abs(patch) @ wmax
-    return y, e
-
-
 def data(rng, N, H, W, C, OC):
-    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
-    w = (rng.standard_normal((OC, C, 5, 5)) / math.sqrt(25 * C)).astype(np.float32)
-    return x, w
-
-
-def tile_max(e):
-    N, OH, OW, OC = e.shape
-    th, tw = -(-OH // M), -(-OW // M)
-    p = np.zeros((N, th * M, tw * M, OC))
-    p[:, :OH, :OW] = e
-    t = p.reshape(N, th, M, tw, M, OC).max(axis=(2, 4))
-    return np.repeat(np.repeat(t, M, 1), M, 2)[:, :OH, :OW]
+    return _data(rng, N, H, W, C, OC, k=5)
 
 
 def check_bound(got, want, e, what, slack=1.0, extra=0.0):
-    err = np.abs(got.astype(np.float64) - want)
-    et = tile_max(e)
-    bad = err > slack * TOL5 * et + extra
-    assert not bad.any(), (f"{what}: {bad.sum()} of {bad.size} beyond the bound; worst err {err.max():.3g}, "
-                           f"err/E {np.max(err / np.maximum(et, 1e-30)):.3g}")
+    _check_bound(got, want, e, M, what, slack, extra)
 
 
 PADS = [(0, 0, 0, 0), (2, 2, 2, 2), (0, 1, 2, 0), (2, 0, 1, 2), (1, 3, 0, 1)]

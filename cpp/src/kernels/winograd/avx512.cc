@@ -58,15 +58,5 @@ constexpr int kWgM = 2, kWgR = 5;
 #include "kernels/winograd/driver.inc"
 }  // namespace wg5
 }  // namespace
-
-void fill_winograd(KernelTable& t) {
-  t.winograd_m = kWinoM;
-  t.winograd_packed_size = &wg3::winograd_packed_size;
-  t.winograd_pack = &wg3::winograd_pack;
-  t.conv_winograd = &wg3::conv_winograd;
-  t.winograd5_m = 2;
-  t.winograd5_packed_size = &wg5::winograd_packed_size;
-  t.winograd5_pack = &wg5::winograd_pack;
-  t.conv_winograd5 = &wg5::conv_winograd;
-}
+CNNRT_DEFINE_FILL_WINOGRAD
 }  // namespace cnnrt::kernels::avx512
