@@ -41,14 +41,7 @@ static inline void wg_store_n(float* p, vf v, int n) { _mm256_maskstore_ps(p, wg
 
 constexpr int kMR = 6;
 constexpr int kNV = 2;
-namespace wg3 {
-constexpr int kWgM = kWinoM, kWgR = 3;
-#include "kernels/winograd/driver.inc"
-}  // namespace wg3
-namespace wg5 {
-constexpr int kWgM = 2, kWgR = 5;
-#include "kernels/winograd/driver.inc"
-}  // namespace wg5
+#include "kernels/winograd/instances.inc"
 }  // namespace
 CNNRT_DEFINE_FILL_WINOGRAD
 }  // namespace cnnrt::kernels::avx2

@@ -49,14 +49,7 @@ static inline void wg_store_n(float* p, vf v, int n) { _mm512_mask_storeu_ps(p, 
 
 constexpr int kMR = 12;
 constexpr int kNV = 2;
-namespace wg3 {
-constexpr int kWgM = kWinoM, kWgR = 3;
-#include "kernels/winograd/driver.inc"
-}  // namespace wg3
-namespace wg5 {
-constexpr int kWgM = 2, kWgR = 5;
-#include "kernels/winograd/driver.inc"
-}  // namespace wg5
+#include "kernels/winograd/instances.inc"
 }  // namespace
 CNNRT_DEFINE_FILL_WINOGRAD
 }  // namespace cnnrt::kernels::avx512
