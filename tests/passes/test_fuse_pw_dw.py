@@ -162,10 +162,12 @@ def test_activations_and_no_bias(isa, acts, band, monkeypatch):
 @pytest.mark.parametrize("band", ["1", "band=1", "band=4"])
 def test_batch_and_wide_channels(isa, band, monkeypatch):
     # Several images (a task per image and row range), channel counts off
-    # the vector width, and a map big enough for the runtime's own bands
-    # (48x48x96 floats: 884 KB, over half of every L2 seen here).
+    # the vector width, and maps big enough for the runtime's own bands:
+    # 48x48x96 floats (884 KB) over half of every L2 seen here, at 2+
+    # threads; two 112x112x96 (9.6 MB) over 4x every L2 seen here, at one.
     monkeypatch.setenv("CNNRT_PW_DW", band)
-    for n, c, ce, h, w, s in [(3, 7, 37, 9, 6, 2), (2, 16, 96, 48, 48, 2), (1, 24, 96, 48, 48, 1)]:
+    for n, c, ce, h, w, s in [(3, 7, 37, 9, 6, 2), (2, 16, 96, 48, 48, 2), (1, 24, 96, 48, 48, 1),
+                              (2, 16, 96, 112, 112, 2)]:
         model, x = _block(n=n, c=c, ce=ce, h=h, w=w, s=s)
         ref = run_ort(model, {"x": x})[0]
         for threads in (1, 2, 3):

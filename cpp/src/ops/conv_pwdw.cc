@@ -48,21 +48,30 @@ ActParams read_pw_act(const Node& n) {
 // quarter of L2 (the 1x1's weights, the band's input rows and output rows
 // share the rest), at least 1. Unbanded (the two kernels whole, e in the
 // workspace): an e of at most 1/kWholeL2Share of L2, which stays in cache
-// anyway, and any e at one thread. Measured on Zen 3 (512 KiB L2, 32 MiB
-// L3), MobileNetV2 interleaved with onnxruntime, three paired rounds of
-// 300 runs: at 2 threads the bands ran 5-6% faster by the median (ratio to
-// onnxruntime 0.857 / 0.877 / 0.847 against 0.910 / 0.930 / 0.913 for the
-// layers apart): each thread takes its own rows from the 1x1 to the
-// depthwise output, where apart the 1x1's task grid and the depthwise
-// one's split the map differently and e crossed between the cores' L2s.
-// At 1 thread they ran 2-3% slower (0.969 / 0.911 / 0.984 against 0.951 /
-// 0.886 / 0.950): the 32 MiB L3 holds even the 4.8 MB e, so bands only
-// add calls and the halo's moves.
+// anyway; and at one thread, an e of at most kOneThreadBandL2 x L2.
+// Measured on Zen 3 (512 KiB L2, 32 MiB L3), MobileNetV2 interleaved with
+// onnxruntime, three paired rounds of 300 runs: at 2 threads the bands ran
+// 5-6% faster by the median (ratio to onnxruntime 0.857 / 0.877 / 0.847
+// against 0.910 / 0.930 / 0.913 for the layers apart): each thread takes
+// its own rows from the 1x1 to the depthwise output, where apart the 1x1's
+// task grid and the depthwise one's split the map differently and e
+// crossed between the cores' L2s. At 1 thread, bands on every e over L2/2
+// ran 2-3% slower (0.969 / 0.911 / 0.984 against 0.951 / 0.886 / 0.950):
+// the 32 MiB L3 holds even the 4.8 MB e, so bands only add calls and the
+// halo's moves. Bands on the one e beyond 4 x L2 only (MobileNetV2's and
+// EfficientNet-B0's 112x112x96, 4.8 MB) against none, paired (per round of
+// 5 runs the two sessions' median ratio, then the median over rounds;
+// 200-300 runs, interleaved with onnxruntime), six runs: 0.983 / 0.994 /
+// 1.006 / 0.990 (MobileNetV2), 0.970 / 0.983 (EfficientNet-B0). That
+// block alone, 40 rounds: median 1.00 vs 1.07 and 1.05 vs 1.14 ms, minima
+// level (0.70). The medians are what move: rows kept in L2 do not wait on
+// an L3 that the host's other tenants share.
 // And unbanded where even one output row's window rows outgrow the quarter
 // of L2: EfficientNet-B0's 5x5 layers (14x14x672, 28x28x240) took bands of
 // one row, each rereading all the 1x1's weights (300 KB at 672) for 14 or
 // 28 pixels, and the model ran 3-4% slower at 2 threads than apart.
-constexpr int64_t kWholeL2Share = 2;  // e <= L2 / 2: unbanded
+constexpr int64_t kWholeL2Share = 2;     // e <= L2 / 2: unbanded
+constexpr int64_t kOneThreadBandL2 = 4;  // one thread: e <= 4 x L2 unbanded
 
 class PwDwOp : public Op {
  public:
@@ -182,7 +191,8 @@ class PwDwOp : public Op {
     int64_t band = band_;
     if (band == 0) {
       const int64_t budget = l2 / 4 / (row_f * int64_t(sizeof(float)));  // e rows a band may hold
-      if (threads <= 1 || e_bytes <= l2 / kWholeL2Share || e_rows(1) > budget) {
+      const bool whole = threads <= 1 ? e_bytes <= kOneThreadBandL2 * l2 : e_bytes <= l2 / kWholeL2Share;
+      if (whole || e_rows(1) > budget) {
         band = -1;
       } else {
         band = 1;
