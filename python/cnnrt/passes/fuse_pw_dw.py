@@ -7,8 +7,9 @@
 The runtime (ops/conv_pwdw.cc) runs the two in bands of output rows, so the
 expansion `e` (six times the block's channels in MobileNetV2: 4.8 MB at
 112x112x96) lives in an L2-sized buffer instead of being written to memory
-and read back; where `e` fits in L2 anyway it runs the two kernels whole.
-The numbers are bit-identical to the two layers apart.
+and read back; where `e` fits in L2 anyway (at one thread: up to 4x L2,
+which L3 holds) it runs the two kernels whole. The numbers are bit-identical
+to the two layers apart.
 
 Applies to NHWC convolutions (cnnrt_layout = 1) with constant weights: the
 first 1x1, stride 1, no padding, group 1, no residual, its output read by
