@@ -64,8 +64,9 @@ def time_sessions(path, x, runtimes, threads, args):
             skipped[rt] = _reason(e)
             for t in threads:
                 fns.pop((rt, t), None)
+    # --max-seconds stops only after 4 rounds: the speed-up is paired per round.
     times = interleaved(fns, runs=args.runs, block=args.block, min_seconds_each=args.min_seconds,
-                        max_seconds=args.max_seconds)
+                        max_seconds=args.max_seconds, min_runs=4 * args.block)
     out = {}
     for (rt, t), ms in times.items():
         out.setdefault(rt, {})[t] = ms
@@ -74,12 +75,8 @@ def time_sessions(path, x, runtimes, threads, args):
 
 def step_view(path, x, threads, args):
     """cnnrt's steps: per thread count the sum of step minima; per step the minima."""
-    import onnx
-
-    model = onnx.load(path, load_external_data=False)
-    inits = {i.name for i in model.graph.initializer}
-    feeds = {[i.name for i in model.graph.input if i.name not in inits][0]: x}
     sessions = {t: cnnrt.load(path, threads=t) for t in threads}
+    feeds = {sessions[threads[0]].inputs[0].name: x}
     mins = {t: {} for t in threads}
     kinds = {r[0]: r[2] for r in sessions[threads[0]]._core.kernels()}
     for _ in range(args.step_rounds):
