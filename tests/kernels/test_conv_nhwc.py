@@ -259,6 +259,51 @@ def test_large_k_several_weight_blocks(isa):
     check_exact(isa, x, w, what="C=2048 1x1", threads=2)
 
 
+# (N, H, W, C, OC, k, stride, dilation): layers the AVX2 path runs K-blocked
+# (a 6-row block's A over K beyond 32 KiB: K > 1365; the map within L2), so
+# chunks of 256 k steps: a 3x3 tap split in two (C = 512), in parts of
+# unequal length (C = 600: 3 x 200), one tap per chunk (C = 200), two taps
+# per chunk (5x5, C = 120: the last chunk one tap), and a 1x1 in six parts
+# (C = 1500); P around the 6-row blocks (1, 5, 7, 13, 49: one row count or
+# two), OC around the 16-wide panels (a narrower, masked last panel), stride
+# 2, dilation 2 and batch 2. The other paths run them unblocked: the same
+# exact sums.
+K_BLOCKED = [(1, 7, 7, 512, 33, 3, 1, 1), (1, 1, 5, 600, 17, 3, 1, 1), (1, 1, 1, 200, 9, 3, 1, 1),
+             (1, 3, 3, 120, 16, 5, 1, 1), (1, 7, 7, 1500, 40, 1, 1, 1), (2, 5, 6, 200, 1, 3, 2, 1),
+             (1, 6, 7, 160, 48, 3, 1, 2), (1, 13, 1, 300, 100, 3, 1, 1)]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_k_blocked_exact(isa, threads):
+    """K-blocked layers (see K_BLOCKED): exact against numpy and the ref path
+    with bias, residual and Relu fused at the last chunk, the residual also
+    in place on the SIMD paths (y is the residual's buffer, as the session
+    lays a fused Add out: the partial sums must not pass through y), and
+    with SiLU after the
+    tiles; thread counts split the panels between tasks."""
+    rng = np.random.default_rng(60 + threads)
+    for (n, h, w_, c, oc, k, s, d) in K_BLOCKED:
+        x, w = ints(rng, n, h, w_, c, lim=4), ints(rng, oc, c, k, k, lim=4)
+        pad = (k - 1) * d // 2
+        pads, st, dl = (pad,) * 4, (s, s), (d, d)
+        oh = out_size(h, k, s, d, pad, pad)
+        ow = out_size(w_, k, s, d, pad, pad)
+        b, r = ints(rng, oc), ints(rng, n, oh, ow, oc)
+        what = f"{(n, h, w_, c)} * {(oc, k, k)} s{s} d{d}, {threads} threads"
+        check_exact(isa, x, w, st, pads, dl, what=what, threads=threads)
+        want = np_epilogue(np_conv(x, w, st, pads, dl), b, r, "relu", 0, 0).astype(np.float32)
+        y = conv(isa, x, w, st, pads, dl, bias=b, residual=r, act=ACT["relu"], threads=threads)
+        np.testing.assert_array_equal(y, want, err_msg=what + ", bias + residual + relu")
+        if isa != "ref":  # the session adds in place on the SIMD paths only (ConvOp::inplace_input)
+            r_in = r.copy()
+            conv(isa, x, w, st, pads, dl, bias=b, residual=r_in, out=r_in, act=ACT["relu"], threads=threads)
+            np.testing.assert_array_equal(r_in, want, err_msg=what + ", residual in place")
+        xs, ws = x / 8, w / 8
+        y = conv(isa, xs, ws, st, pads, dl, bias=b, act=ACT["silu"], threads=threads)
+        np.testing.assert_allclose(y, np_epilogue(np_conv(xs, ws, st, pads, dl), b, None, "silu", 0, 0),
+                                   rtol=1e-5, atol=1e-4, err_msg=what + ", silu")
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_next_layer_prefetch_exact(isa, threads):
     """A session hands each conv the next layer's first weights to prefetch

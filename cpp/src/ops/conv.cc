@@ -248,9 +248,10 @@ class ConvOp : public Op {
 
   // Concat: the into buffer (input 4). NHWC with a fused residual on a SIMD
   // path: the residual's buffer, when this is its last use, as onnxruntime's
-  // NCHWc Conv does with its Sum input. Those kernels (indirect GEMM with no
-  // K blocking, Winograd's output transform, depthwise) read a pixel's
-  // residual in registers right before they store that pixel, so the output
+  // NCHWc Conv does with its Sum input. Those kernels (indirect GEMM, whose
+  // K-blocked layers keep their partial sums in a buffer of their own;
+  // Winograd's output transform; depthwise) read a pixel's residual in
+  // registers right before they store that pixel, so the output
   // lines are in cache already (no write-allocate misses: ResNet-50's
   // expansion 1x1 layers ran 10-25% slower than onnxruntime's in the
   // network, at parity alone). Not on the ref path, nor for one input

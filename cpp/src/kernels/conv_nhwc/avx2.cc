@@ -23,6 +23,7 @@ namespace {
 namespace tile_6x16 {
 constexpr int kMR = 6;
 constexpr int kNV = 2;
+constexpr bool kKBlock = true;
 #include "kernels/conv_nhwc/driver.inc"
 }  // namespace tile_6x16
 }  // namespace
