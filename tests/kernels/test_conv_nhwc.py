@@ -304,6 +304,27 @@ def test_k_blocked_exact(isa, threads):
                                    rtol=1e-5, atol=1e-4, err_msg=what + ", silu")
 
 
+@pytest.mark.parametrize("k", [1, 3])
+def test_k_blocked_channel_slices(isa, k):
+    """A K-blocked layer (K = 9 x 300 or 1 x 1500, 49 pixels) reading a
+    channel slice of a wider input and writing into a slice of a wider
+    output (GoogLeNet's inception5 3x3 branches into their Concat), with a
+    wider residual: exact, every other channel keeps its NaN canary."""
+    rng = np.random.default_rng(70 + k)
+    c = 300 if k == 3 else 1500
+    n, h, w_, cx, x_off, oc, ys, y_off = 1, 7, 7, c + 40, 17, 70, 190, 100
+    xw = ints(rng, n, h, w_, cx, lim=4)
+    w = ints(rng, oc, c, k, k, lim=4)
+    b = ints(rng, oc)
+    resw = ints(rng, n, h, w_, 75)
+    pads = (k // 2,) * 4
+    y = conv(isa, xw, w, pads=pads, x_off=x_off, y_stride=ys, y_off=y_off, bias=b, residual=resw, act=ACT["relu"],
+             threads=2)
+    want = np_epilogue(np_conv(xw[..., x_off:x_off + c], w, pads=pads), b, resw, "relu", 0, 0).astype(np.float32)
+    np.testing.assert_array_equal(y[..., y_off:y_off + oc], want)
+    assert np.isnan(y[..., :y_off]).all() and np.isnan(y[..., y_off + oc:]).all(), "wrote outside its slice"
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_next_layer_prefetch_exact(isa, threads):
     """A session hands each conv the next layer's first weights to prefetch
