@@ -196,6 +196,7 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("undisturbed") = false, py::arg("x_off") = -1, py::arg("y_stride") = 0, py::arg("y_off") = 0,
       py::arg("out") = py::none(), py::arg("prefetch") = py::none());
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
+  m.def("conv_k_blocked_tasks", [] { return g_conv_k_blocked_tasks.load(std::memory_order_relaxed); });
   m.def("winograd5_worth_it", [](const std::string& isa, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
     return winograd5_worth_it(kernel_table(isa_from_name(isa.c_str())), C, OC, OH, OW);
   });

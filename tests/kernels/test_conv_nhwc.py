@@ -264,10 +264,11 @@ def test_large_k_several_weight_blocks(isa):
 # chunks of 256 k steps: a 3x3 tap split in two (C = 512), in parts of
 # unequal length (C = 600: 3 x 200), one tap per chunk (C = 200), two taps
 # per chunk (5x5, C = 120: the last chunk one tap), and a 1x1 in six parts
-# (C = 1500); P around the 6-row blocks (1, 5, 7, 13, 49: one row count or
-# two), OC around the 16-wide panels (a narrower, masked last panel), stride
-# 2, dilation 2 and batch 2. The other paths run them unblocked: the same
-# exact sums.
+# (C = 1500); P around the 6-row blocks (1, 5, 9, 13, 18, 42, 49: one row
+# count or two), OC around the 16-wide panels (a narrower, masked last
+# panel), stride 2, dilation 2 and batch 2. The other paths run them
+# unblocked: the same exact sums. The 1x1 (294 KB of input rows) is blocked
+# only where L2 holds them (512 KiB here; not on a 256 KiB L2).
 K_BLOCKED = [(1, 7, 7, 512, 33, 3, 1, 1), (1, 1, 5, 600, 17, 3, 1, 1), (1, 1, 1, 200, 9, 3, 1, 1),
              (1, 3, 3, 120, 16, 5, 1, 1), (1, 7, 7, 1500, 40, 1, 1, 1), (2, 5, 6, 200, 1, 3, 2, 1),
              (1, 6, 7, 160, 48, 3, 1, 2), (1, 13, 1, 300, 100, 3, 1, 1)]
@@ -276,7 +277,7 @@ K_BLOCKED = [(1, 7, 7, 512, 33, 3, 1, 1), (1, 1, 5, 600, 17, 3, 1, 1), (1, 1, 1,
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_k_blocked_exact(isa, threads):
     """K-blocked layers (see K_BLOCKED): exact against numpy and the ref path
-    with bias, residual and Relu fused at the last chunk, the residual also
+    with bias, residual and Relu (or Clip) fused at the last chunk, the residual also
     in place on the SIMD paths (y is the residual's buffer, as the session
     lays a fused Add out: the partial sums must not pass through y), and
     with SiLU after the
@@ -284,6 +285,7 @@ def test_k_blocked_exact(isa, threads):
     rng = np.random.default_rng(60 + threads)
     for (n, h, w_, c, oc, k, s, d) in K_BLOCKED:
         x, w = ints(rng, n, h, w_, c, lim=4), ints(rng, oc, c, k, k, lim=4)
+        before = K.conv_k_blocked_tasks()
         pad = (k - 1) * d // 2
         pads, st, dl = (pad,) * 4, (s, s), (d, d)
         oh = out_size(h, k, s, d, pad, pad)
@@ -291,9 +293,17 @@ def test_k_blocked_exact(isa, threads):
         b, r = ints(rng, oc), ints(rng, n, oh, ow, oc)
         what = f"{(n, h, w_, c)} * {(oc, k, k)} s{s} d{d}, {threads} threads"
         check_exact(isa, x, w, st, pads, dl, what=what, threads=threads)
+        blocked = K.conv_k_blocked_tasks() - before
+        if isa == "avx2" and c != 1500:  # the path meant for these layers ran
+            assert blocked > 0, what + ": not K-blocked"
+        elif isa == "avx512":  # kKBlock false: unblocked until measured there
+            assert blocked == 0, what + ": K-blocked on avx512"
         want = np_epilogue(np_conv(x, w, st, pads, dl), b, r, "relu", 0, 0).astype(np.float32)
         y = conv(isa, x, w, st, pads, dl, bias=b, residual=r, act=ACT["relu"], threads=threads)
         np.testing.assert_array_equal(y, want, err_msg=what + ", bias + residual + relu")
+        want_clip = np_epilogue(np_conv(x, w, st, pads, dl), b, r, "clip", -300.0, 400.0).astype(np.float32)
+        y = conv(isa, x, w, st, pads, dl, bias=b, residual=r, act=ACT["clip"], p0=-300.0, p1=400.0, threads=threads)
+        np.testing.assert_array_equal(y, want_clip, err_msg=what + ", bias + residual + clip")
         if isa != "ref":  # the session adds in place on the SIMD paths only (ConvOp::inplace_input)
             r_in = r.copy()
             conv(isa, x, w, st, pads, dl, bias=b, residual=r_in, out=r_in, act=ACT["relu"], threads=threads)
@@ -318,8 +328,11 @@ def test_k_blocked_channel_slices(isa, k):
     b = ints(rng, oc)
     resw = ints(rng, n, h, w_, 75)
     pads = (k // 2,) * 4
+    before = K.conv_k_blocked_tasks()
     y = conv(isa, xw, w, pads=pads, x_off=x_off, y_stride=ys, y_off=y_off, bias=b, residual=resw, act=ACT["relu"],
              threads=2)
+    if isa == "avx2" and k == 3:  # (the 1x1's 294 KB of input rows need a 512 KiB L2)
+        assert K.conv_k_blocked_tasks() > before, "not K-blocked"
     want = np_epilogue(np_conv(xw[..., x_off:x_off + c], w, pads=pads), b, resw, "relu", 0, 0).astype(np.float32)
     np.testing.assert_array_equal(y[..., y_off:y_off + oc], want)
     assert np.isnan(y[..., :y_off]).all() and np.isnan(y[..., y_off + oc:]).all(), "wrote outside its slice"

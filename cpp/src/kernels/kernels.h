@@ -5,6 +5,7 @@
 // This header holds only declarations, PODs and constexpr: ISA translation
 // units include it (see STYLE.md, "ODR trap").
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -95,6 +96,11 @@ struct DwConvArgs {
 // private to the ISA. Padding end is implied by OH/OW.
 // y[n, oh, ow, oc] = act(sum x * w + bias_n[oc] + residual[n, oh, ow, oc]),
 // the residual read at ((n * OH + oh) * OW + ow) * ep.ldr + oc.
+// Tasks of conv_nhwc run K-blocked (its SIMD paths, see kKBlockBytes in
+// conv_nhwc/driver.inc) since the process started: for the tests, which
+// check that the layers meant to take that path do.
+inline std::atomic<int64_t> g_conv_k_blocked_tasks{0};
+
 struct ConvNhwcArgs {
   const float* x = nullptr;
   int64_t N = 1, H = 0, W = 0, C = 0, x_stride = 0;
