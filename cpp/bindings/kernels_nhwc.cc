@@ -197,6 +197,8 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("out") = py::none(), py::arg("prefetch") = py::none());
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
   m.def("conv_k_blocked_tasks", [] { return g_conv_k_blocked_tasks.load(std::memory_order_relaxed); });
+  m.def("pwdw_channel_split_runs", [] { return g_pwdw_channel_split_runs.load(std::memory_order_relaxed); });
+  m.def("nhwc_slice_c", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).nhwc_slice_c; });
   m.def("winograd5_worth_it", [](const std::string& isa, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
     return winograd5_worth_it(kernel_table(isa_from_name(isa.c_str())), C, OC, OH, OW);
   });

@@ -114,7 +114,8 @@ def test_left_apart(case, monkeypatch):
         assert_close(a, b)
 
 
-@pytest.mark.parametrize("value", ["2", "band=0", "band=-2", "band=x", "yes"])
+@pytest.mark.parametrize("value", ["2", "band=0", "band=-2", "band=x", "yes", "split=cols", "band=2,band=3",
+                                   "split=rows,split=rows", "band=2,", "split="])
 def test_bad_env_value(value, monkeypatch):
     monkeypatch.setenv("CNNRT_PW_DW", value)
     model, _ = _block()
@@ -147,6 +148,56 @@ def test_matches_onnxruntime_and_unfused(isa, win, band, threads, monkeypatch):
     assert_close(got, ref)
     # Same kernels, same per-element order: bit-identical to the layers apart.
     np.testing.assert_array_equal(got, apart)
+
+
+# Channel groups (split=channels): each thread the 1x1 and the depthwise of
+# its panels of e, over all rows. Channel counts around the panel width
+# (kt.nhwc_slice_c: 16 on AVX2), so groups end on a narrower last panel or
+# split unevenly; more threads than panels; bands inside a group; and the
+# windows above. Bit-identical to the layers apart and to the row split.
+SPLIT_CHANNELS = [(24, 1), (37, 2), (40, 3), (96, 2), (33, 4), (64, 3)]
+# Maps with work enough for 4 threads (threads_for_work: 32K multiply-adds
+# per thread) at 24 channels.
+SPLIT_WINDOWS = [
+    (3, 1, 1, None, 20, 19), (3, 2, 1, None, 42, 37), (5, 1, 1, None, 20, 18), (5, 2, 1, None, 41, 40),
+    (3, 1, 2, None, 21, 20), (3, 1, 1, [0, 0, 0, 0], 22, 20), (3, 2, 1, [0, 1, 2, 0], 40, 39),
+    (7, 1, 1, [3, 3, 3, 3], 20, 20),
+]
+
+
+@pytest.mark.parametrize("win", SPLIT_WINDOWS, ids=lambda v: f"k{v[0]}s{v[1]}d{v[2]}p{v[3]}_{v[4]}x{v[5]}")
+@pytest.mark.parametrize("ce,threads", SPLIT_CHANNELS, ids=lambda v: str(v))
+@pytest.mark.parametrize("band", ["", "band=1,", "band=3,", "band=-1,"])
+def test_channel_split(isa, win, ce, threads, band, monkeypatch):
+    k, s, dil, pads, h, w = win
+    model, x = _block(c=6, ce=ce, k=k, s=s, dil=dil, pads=pads, h=h, w=w)
+    monkeypatch.setenv("CNNRT_PW_DW", "0")
+    apart = _run(model, x, threads, isa)[0]
+    monkeypatch.setenv("CNNRT_PW_DW", band + "split=rows")
+    rows = _run(model, x, threads, isa)[0]
+    monkeypatch.setenv("CNNRT_PW_DW", band + "split=channels")
+    before = _core.kernels.pwdw_channel_split_runs()
+    got = _run(model, x, threads, isa)[0]
+    split = _core.kernels.pwdw_channel_split_runs() - before
+    np.testing.assert_array_equal(got, apart)
+    np.testing.assert_array_equal(rows, apart)
+    slice_c = _core.kernels.nhwc_slice_c(isa)
+    # Split where the table slices packed weights and e has 2+ panels.
+    assert (split > 0) == (threads > 1 and slice_c > 0 and ce > slice_c), (split, slice_c)
+
+
+def test_channel_split_chosen_on_small_maps(monkeypatch):
+    # The runtime's own choice (cnnrt_pw_split = 0) at 2 threads: channel
+    # groups on a 14x14x576 expansion (rows would recompute 2 of 14 e rows),
+    # rows on a 56x56x144 one (halo 1 row in 28 per task, 9 panels split 5 + 4).
+    if _core.kernels.nhwc_slice_c(_core.isa_current()) == 0:
+        pytest.skip(f"the {_core.isa_current()} path does not slice packed weights (AVX2 does)")
+    for (c, ce, h), want in [((96, 576, 14), True), ((24, 144, 56), False)]:
+        model, x = _block(c=c, ce=ce, h=h, w=h, pw_act="clip", dw_act="clip")
+        before = _core.kernels.pwdw_channel_split_runs()
+        got = _run(model, x, 2)[0]
+        assert (_core.kernels.pwdw_channel_split_runs() > before) == want, (c, ce, h)
+        assert_close(got, run_ort(model, {"x": x})[0])
 
 
 @pytest.mark.parametrize("acts", [("none", "none"), ("relu", "clip"), ("hswish", "sigmoid"), ("sigmoid", "relu")])

@@ -100,6 +100,10 @@ struct DwConvArgs {
 // conv_nhwc/driver.inc) since the process started: for the tests, which
 // check that the layers meant to take that path do.
 inline std::atomic<int64_t> g_conv_k_blocked_tasks{0};
+// Runs of a fused 1x1 -> depthwise layer (ops/conv_pwdw.cc) whose threads
+// took groups of channels rather than ranges of rows, since the process
+// started: for the tests.
+inline std::atomic<int64_t> g_pwdw_channel_split_runs{0};
 
 struct ConvNhwcArgs {
   const float* x = nullptr;
@@ -171,6 +175,12 @@ struct KernelTable {
   size_t (*conv_packed_size)(int64_t OC, int64_t C, int64_t KH, int64_t KW) = nullptr;
   void (*conv_pack)(const float* w, int64_t OC, int64_t C, int64_t KH, int64_t KW, float* dst) = nullptr;
   void (*conv_nhwc)(const ConvNhwcArgs& a) = nullptr;
+  // Channel slices of packed weights (0: none). Where nonzero, for c0 and c1
+  // multiples of it (or c1 = OC), output channels [c0, c1) of conv_nhwc's
+  // packed weights are a packed weight of c1 - c0 channels at w + c0 * KH *
+  // KW * C, and channels [c0, c1) of dw_pack's likewise at w + c0 * KH * KW:
+  // a thread can run its share of a layer's channels (ops/conv_pwdw.cc).
+  int64_t nhwc_slice_c = 0;
   // Winograd F(winograd_m x winograd_m, 3 x 3) for 3x3 stride-1 dilation-1
   // convolutions (any padding) over NHWC; 0 = this table has none. Weights
   // transformed and packed at load. Error bound: see tests/kernels.

@@ -10,7 +10,9 @@
 // dilations, auto_pad, group = CE, cnnrt_layout = 1, cnnrt_act*), the 1x1's
 // activation as cnnrt_pw_act, cnnrt_pw_act_a, cnnrt_pw_act_b, and
 // cnnrt_pw_band: output rows per band (0: chosen here from L2; -1: no bands,
-// the whole e in the workspace, as the two convolutions unfused).
+// the whole e in the workspace, as the two convolutions unfused), and
+// cnnrt_pw_split: how threads share one image (0: chosen here, 1: ranges of
+// output rows, 2: groups of channels).
 //
 // Per task (a contiguous range of one image's output rows) and band of B
 // output rows [oh0, oh1): the 1x1 kernel (kt.conv_nhwc, direct path) writes
@@ -21,6 +23,15 @@
 // task's first band recomputes rows (its halo: KH - SH rows at stride SH),
 // so both kernels run the same arithmetic, in the same order per element,
 // as unfused: the result is bit-identical to the two layers apart.
+//
+// On small maps at 2+ threads the tasks split the channels instead (where
+// the table's packed weights can be sliced, kt.nhwc_slice_c): each task runs
+// the 1x1 for its channels of e and the depthwise on them, over all rows,
+// with no halo to recompute and e's slice in its own core's L2. Row ranges
+// on MobileNetV2's 14x14 layers at 2 threads recomputed 2 of 14 e rows (1 in
+// 7 per task; 4 for EfficientNet-B0's 5x5 layers), and unbanded 7x7 layers
+// split the 1x1 and the depthwise differently (e crossing cores) with the
+// depthwise's 7 rows split 4 + 3. The rule and its measurements: in plan().
 #include <algorithm>
 #include <cstring>
 
@@ -107,6 +118,8 @@ class PwDwOp : public Op {
     pw_act_ = read_pw_act(n);
     band_ = n.i("cnnrt_pw_band", 0);
     if (band_ < -1) c.fail("cnnrt_pw_band must be -1, 0 or a row count, got ", band_);
+    split_ = n.i("cnnrt_pw_split", 0);
+    if (split_ < 0 || split_ > 2) c.fail("cnnrt_pw_split must be 0, 1 or 2, got ", split_);
     if (float* dst = dw_.prepare(c, "conv.nhwc.dw", kt_.dw_packed_size(ce_, kh_, kw_)))
       kt_.dw_pack(wd->ptr<float>(), ce_, kh_, kw_, dst);
     if (float* dst = pw_.prepare(c, "conv.nhwc.gemm", kt_.conv_packed_size(ce_, cin_, 1, 1)))
@@ -188,8 +201,68 @@ class PwDwOp : public Op {
     // Rows of e a band of b output rows reads.
     const int64_t span = (kh_ - 1) * dw.DH + 1;
     auto e_rows = [&](int64_t b) { return std::min(H, (b - 1) * dw.SH + span); };
+    // Channel groups (ncg > 1): N == 1, threads > 1, the table slices packed
+    // weights, and (cnnrt_pw_split = 0) the channel split's busiest task has
+    // less to do, relative to an even share, than the row split's (its halo
+    // rows of e, or the depthwise's uneven rows). Zen 3, 2 threads, summed
+    // step minima, in-process A/B against rows: MobileNetV2 0.952-0.954,
+    // EfficientNet-B0 0.993-0.995 (its 14x14 5x5 layers run the two kernels
+    // whole on an even 14 rows: a tie, left to rows). Per layer: 14x14 576
+    // 0.162 -> 0.139 ms, 14x14 -> 7x7 0.167 -> 0.127, 7x7 960 0.111 -> 0.102.
+    // Forced everywhere (split=channels) the 56x56 layers, whose 144
+    // channels are 9 panels split 5 + 4, ran 2-5% slower than rows, and the
+    // 112x112 one (6 panels, halo 1 row in 56) 1-4% faster: the rule's.
+    const int64_t S = kt_.nhwc_slice_c;
+    const int64_t npan = S > 0 ? (ce_ + S - 1) / S : 0;
+    int64_t ncg = 1;
+    if (split_ != 1 && N == 1 && threads > 1 && npan >= 2 && OH > 0 && H > 0) {
+      const int64_t g = std::min<int64_t>(threads, npan);
+      const double ch_cost = double((npan + g - 1) / g) * double(g) / double(npan);
+      // Rows: the unbanded path runs the 1x1 and the depthwise each on all
+      // threads (the depthwise's busiest task has ceil(OH / threads) rows);
+      // the banded one gives each task a range of output rows and the e
+      // rows its windows read (its halo recomputed).
+      const bool whole_rows = band_ == -1 || (band_ == 0 && e_bytes <= l2 / kWholeL2Share);
+      const int64_t t = std::min<int64_t>(threads, OH);
+      const int64_t rows_max = (OH + t - 1) / t;
+      const double rows_cost = whole_rows ? double(rows_max) * double(threads) / double(OH)
+                                          : double(e_rows(rows_max)) * double(threads) / double(H);
+      if (split_ == 2 || ch_cost < rows_cost) ncg = g;
+    }
+    // A channel group's panels [p0, p1) of npan: channels [c0, c1).
+    auto group_channels = [npan, S, ce = ce_, ncg](int64_t cg, int64_t& c0, int64_t& c1) {
+      if (ncg == 1) {
+        c0 = 0;
+        c1 = ce;
+        return;
+      }
+      c0 = npan * cg / ncg * S;
+      c1 = std::min(ce, npan * (cg + 1) / ncg * S);
+    };
+    int64_t cw_max = ce_;  // the widest group's channels
+    if (ncg > 1) {
+      cw_max = 0;
+      for (int64_t cg = 0; cg < ncg; ++cg) {
+        int64_t c0, c1;
+        group_channels(cg, c0, c1);
+        cw_max = std::max(cw_max, c1 - c0);
+      }
+    }
+    const int64_t row_g = checked_mul(W, cw_max);  // floats per e row of a task's channels
     int64_t band = band_;
-    if (band == 0) {
+    if (ncg > 1) {
+      // All rows per task; bands only where its slice of e outgrows L2 / 2.
+      const int64_t slice_bytes = checked_mul(checked_mul(H, row_g), int64_t(sizeof(float)));
+      if (band <= 0) {
+        const int64_t budget = l2 / 4 / (row_g * int64_t(sizeof(float)));
+        if (slice_bytes <= l2 / kWholeL2Share || e_rows(1) > budget) {
+          band = OH;
+        } else {
+          band = 1;
+          while (band < OH && e_rows(band + 1) <= budget) ++band;
+        }
+      }
+    } else if (band == 0) {
       const int64_t budget = l2 / 4 / (row_f * int64_t(sizeof(float)));  // e rows a band may hold
       const bool whole = threads <= 1 ? e_bytes <= kOneThreadBandL2 * l2 : e_bytes <= l2 / kWholeL2Share;
       if (whole || e_rows(1) > budget) {
@@ -201,7 +274,7 @@ class PwDwOp : public Op {
     }
     const PwDwOp* self = this;
     const bool has_bd = ctx.has(2), has_bp = ctx.has(6);
-    if (band < 0 || OH <= 0 || H <= 0) {  // unbanded: e whole in the workspace
+    if (ncg == 1 && (band < 0 || OH <= 0 || H <= 0)) {  // unbanded: e whole in the workspace
       ctx.set_workspace(static_cast<size_t>(e_bytes));
       return [self, pw, dw, N, H, threads, has_bd, has_bp](const RunCtx& r) {
         float* e = static_cast<float*>(r.ws);
@@ -224,36 +297,44 @@ class PwDwOp : public Op {
         self->kt_.dwconv_nhwc(d);
       };
     }
-    band = std::min(band, OH);
-    // Tasks: per image, `per_img` contiguous ranges of output rows, each with
-    // its own buffer (its first band's halo is the only recomputation).
-    const int64_t per_img = std::max<int64_t>(1, std::min(OH / std::max<int64_t>(band, 1), (threads + N - 1) / N));
-    const int64_t ntask = checked_mul(N, per_img);
+    band = std::max<int64_t>(1, std::min(band, OH));
+    // Tasks: per image, `per_img` contiguous ranges of output rows (or, with
+    // channel groups, all rows of each of ncg groups), each with its own
+    // buffer (its first band's halo is the only recomputation).
+    const int64_t per_img =
+        ncg > 1 ? 1 : std::max<int64_t>(1, std::min(OH / std::max<int64_t>(band, 1), (threads + N - 1) / N));
+    const int64_t ntask = checked_mul(checked_mul(N, per_img), ncg);
     // The buffer holds more rows than a band reads: bands append to it, and
     // only when it is full do the rows the next band shares move to its
     // front (a move per band cost as much as the rows' compute at stride 1).
     const int64_t cap_rows =
-        std::min(H, std::max(e_rows(band), l2 / kWholeL2Share / (row_f * int64_t(sizeof(float)))));
-    const int64_t buf_f = checked_mul(cap_rows, row_f);
+        std::min(H, std::max(e_rows(band), l2 / kWholeL2Share / (row_g * int64_t(sizeof(float)))));
+    const int64_t buf_f = checked_mul(cap_rows, row_g);
     ctx.set_workspace(static_cast<size_t>(checked_mul(checked_mul(ntask, buf_f), int64_t(sizeof(float)))));
-    return [self, pw, dw, N, H, W, C, OH, OW, row_f, band, per_img, ntask, cap_rows, buf_f, threads, has_bd,
-            has_bp](const RunCtx& r) {
+    return [self, pw, dw, N, H, W, C, OH, OW, band, per_img, ncg, group_channels, ntask, cap_rows, buf_f, threads,
+            has_bd, has_bp](const RunCtx& r) {
       const float* X = r.i<float>(0);
       float* Y = r.o<float>(0);
       const float* bp = self->bp_.empty() ? (has_bp ? r.i<float>(6) : nullptr) : self->bp_.data();
       const float* bd = self->bd_.empty() ? (has_bd ? r.i<float>(2) : nullptr) : self->bd_.data();
       float* ws = static_cast<float*>(r.ws);
       const int64_t SH = dw.SH, PH = dw.PH, span = (dw.KH - 1) * dw.DH + 1;
+      if (ncg > 1) g_pwdw_channel_split_runs.fetch_add(1, std::memory_order_relaxed);
       parallel_for(ntask, static_cast<int>(std::min<int64_t>(threads, ntask)), [&](int64_t t) {
-        const int64_t n = t / per_img, part = t % per_img;
+        const int64_t cg = t % ncg, n = t / ncg / per_img, part = t / ncg % per_img;
         const int64_t oa = OH * part / per_img, ob = OH * (part + 1) / per_img;
+        int64_t c0, c1;  // the task's channels of e and y
+        group_channels(cg, c0, c1);
+        const int64_t cw = c1 - c0, row_f = W * cw;
         float* buf = ws + t * buf_f;
         int64_t blo = 0, bhi = 0;  // e rows [blo, bhi) of image n are buf's rows from 0
         ConvNhwcArgs p = pw, d = dw;
-        p.w_packed = self->pw_.data();
-        p.ep.bias_n = bp;
-        d.w_packed = self->dw_.data();
-        d.ep.bias_n = bd;
+        p.w_packed = self->pw_.data() + c0 * self->cin_;
+        p.ep.bias_n = bp ? bp + c0 : nullptr;
+        p.OC = p.y_stride = cw;
+        d.w_packed = self->dw_.data() + c0 * dw.KH * dw.KW;
+        d.ep.bias_n = bd ? bd + c0 : nullptr;
+        d.C = d.OC = d.x_stride = cw;
         for (int64_t oh0 = oa; oh0 < ob; oh0 += band) {
           const int64_t oh1 = std::min(ob, oh0 + band);
           const int64_t lo = std::max<int64_t>(0, oh0 * SH - PH);
@@ -281,7 +362,7 @@ class PwDwOp : public Op {
           d.H = hi - lo;
           d.PH = PH + lo - oh0 * SH;
           d.OH = oh1 - oh0;
-          d.y = Y + (n * OH + oh0) * OW * self->ce_;
+          d.y = Y + (n * OH + oh0) * OW * self->ce_ + c0;
           self->kt_.dwconv_nhwc(d);
         }
       });
@@ -290,7 +371,7 @@ class PwDwOp : public Op {
 
  private:
   const KernelTable& kt_;
-  int64_t ce_ = 0, cin_ = 0, kh_ = 1, kw_ = 1, band_ = 0;
+  int64_t ce_ = 0, cin_ = 0, kh_ = 1, kw_ = 1, band_ = 0, split_ = 0;
   Window win_;
   ActParams act_, pw_act_;
   PackedBuf pw_, dw_;

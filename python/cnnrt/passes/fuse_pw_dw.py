@@ -16,34 +16,52 @@ first 1x1, stride 1, no padding, group 1, no residual, its output read by
 the depthwise one only and not a graph output; the second depthwise (weight
 [C, 1, kh, kw], group C) with no residual; neither writing into a Concat.
 
+At 2+ threads on small maps the runtime splits the channels between the
+threads rather than the rows (no halo rows recomputed; see conv_pwdw.cc).
+
 CNNRT_PW_DW (read when a model is loaded): `0` leaves the two apart (for
 A/B measurement); `band=N` fuses with N output rows per band (`band=-1`:
-fused, unbanded), which the tests use to cross band edges on any CPU; unset
-or `1`: fuse, bands chosen by the runtime from the CPU's L2.
+fused, unbanded), which the tests use to cross band edges on any CPU;
+`split=rows` or `split=channels` forces how threads share an image (both
+may be given, comma-separated: `band=2,split=channels`); unset or `1`:
+fuse, bands and split chosen by the runtime from the CPU's L2 and the map.
 """
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from ..ir import Graph, Node
 
 
-def _mode() -> Optional[int]:
-    """None: off; 0: runtime's bands; N / -1: forced band rows / unbanded."""
+_SPLITS = {"rows": 1, "channels": 2}
+
+
+def _mode() -> Optional[Tuple[int, int]]:
+    """None: off; else (band, split): band 0 the runtime's bands, N / -1
+    forced band rows / unbanded; split 0 the runtime's, 1 rows, 2 channels."""
     raw = os.environ.get("CNNRT_PW_DW", "").strip().lower()
     if raw in ("", "1", "on", "auto"):
-        return 0
+        return 0, 0
     if raw in ("0", "off"):
         return None
-    if raw.startswith("band="):
-        try:
-            band = int(raw[5:])
-        except ValueError:
-            band = -2
-        if band >= -1 and band != 0:
-            return band
-    raise ValueError(f"CNNRT_PW_DW must be '0', '1' or 'band=N' (N >= 1 or -1), got {os.environ.get('CNNRT_PW_DW')!r}")
+    band, split, ok = 0, 0, True
+    for item in raw.split(","):
+        key, _, val = item.strip().partition("=")
+        if key == "band" and not band:
+            try:
+                band = int(val)
+            except ValueError:
+                band = -2
+            ok = ok and band >= -1 and band != 0
+        elif key == "split" and not split and val in _SPLITS:
+            split = _SPLITS[val]
+        else:
+            ok = False
+    if ok:
+        return band, split
+    raise ValueError("CNNRT_PW_DW must be '0', '1', 'band=N' (N >= 1 or -1), 'split=rows' or 'split=channels' "
+                     f"(the last two may be joined by a comma), got {os.environ.get('CNNRT_PW_DW')!r}")
 
 
 def _ints(n: Node, key: str, default):
@@ -104,8 +122,10 @@ def fuse_pw_dw(graph: Graph) -> Graph:
             attrs["cnnrt_pw_act"] = p.attrs["cnnrt_act"]
             attrs["cnnrt_pw_act_a"] = p.attrs.get("cnnrt_act_a", 0.0)
             attrs["cnnrt_pw_act_b"] = p.attrs.get("cnnrt_act_b", 0.0)
-        if mode != 0:
-            attrs["cnnrt_pw_band"] = mode
+        if mode[0] != 0:
+            attrs["cnnrt_pw_band"] = mode[0]
+        if mode[1] != 0:
+            attrs["cnnrt_pw_split"] = mode[1]
         bd = d.inputs[2] if len(d.inputs) > 2 else ""
         bp = p.inputs[2] if len(p.inputs) > 2 else ""
         fused[d.name] = Node("Conv", f"{p.name}+{d.name}", [p.inputs[0], d.inputs[1], bd, "", "", p.inputs[1], bp],

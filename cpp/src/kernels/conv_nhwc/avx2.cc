@@ -32,5 +32,9 @@ void fill_conv_nhwc(KernelTable& t) {
   t.conv_packed_size = &tile_6x16::conv_packed_size;
   t.conv_pack = &tile_6x16::conv_pack;
   t.conv_nhwc = &tile_6x16::conv_impl;
+  // Panels of kNR channels, each K x kNR floats; the depthwise kernel's
+  // blocks of kVec channels (dw_nhwc/dwconv.inc) divide them. (AVX-512 picks
+  // its tile from OC, so a slice could read another tile's layout: none.)
+  t.nhwc_slice_c = tile_6x16::kNR;
 }
 }  // namespace cnnrt::kernels::avx2
