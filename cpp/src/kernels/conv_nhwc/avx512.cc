@@ -33,12 +33,14 @@ namespace tile_6x64 {
 constexpr int kMR = 6;
 constexpr int kNV = 4;
 constexpr bool kKBlock = false;
+constexpr bool kTail8 = false;
 #include "kernels/conv_nhwc/driver.inc"
 }  // namespace tile_6x64
 namespace tile_12x32 {
 constexpr int kMR = 12;
 constexpr int kNV = 2;
 constexpr bool kKBlock = false;
+constexpr bool kTail8 = false;
 #include "kernels/conv_nhwc/driver.inc"
 }  // namespace tile_12x32
 
