@@ -186,13 +186,20 @@ def test_channel_split(isa, win, ce, threads, band, monkeypatch):
     assert (split > 0) == (threads > 1 and slice_c > 0 and ce > slice_c), (split, slice_c)
 
 
+def test_slice_width_per_isa(isa):
+    # AVX2 slices its 16-channel panels; AVX-512 (tile chosen from OC) and
+    # ref do not: their tables must say 0 (AVX-512's is filled after AVX2's).
+    assert _core.kernels.nhwc_slice_c(isa) == (16 if isa == "avx2" else 0)
+
+
 def test_channel_split_chosen_on_small_maps(monkeypatch):
-    # The runtime's own choice (cnnrt_pw_split = 0) at 2 threads: channel
-    # groups on a 14x14x576 expansion (rows would recompute 2 of 14 e rows),
-    # rows on a 56x56x144 one (halo 1 row in 28 per task, 9 panels split 5 + 4).
+    # The runtime's own choice (cnnrt_pw_split = 0) at 2 threads, whatever
+    # the L2: channel groups on a 7x7x960 expansion (7 depthwise rows split
+    # 4 + 3 whole, or 4-row halos banded), rows on a 56x56x144 one (halo 1 row
+    # in 28 per task; 9 panels would split 5 + 4).
     if _core.kernels.nhwc_slice_c(_core.isa_current()) == 0:
         pytest.skip(f"the {_core.isa_current()} path does not slice packed weights (AVX2 does)")
-    for (c, ce, h), want in [((96, 576, 14), True), ((24, 144, 56), False)]:
+    for (c, ce, h), want in [((160, 960, 7), True), ((24, 144, 56), False)]:
         model, x = _block(c=c, ce=ce, h=h, w=h, pw_act="clip", dw_act="clip")
         before = _core.kernels.pwdw_channel_split_runs()
         got = _run(model, x, 2)[0]

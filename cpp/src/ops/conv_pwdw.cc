@@ -157,7 +157,7 @@ class PwDwOp : public Op {
   }
 
   std::string describe() const override {
-    return std::string(isa_name(kt_.isa)) + "::f32_conv_nhwc 1x1 -> f32_dwconv_nhwc (fused, row bands)";
+    return std::string(isa_name(kt_.isa)) + "::f32_conv_nhwc 1x1 -> f32_dwconv_nhwc (fused, row bands or channel groups)";
   }
 
   Kernel plan(PlanCtx& ctx) const override {
@@ -205,55 +205,64 @@ class PwDwOp : public Op {
     // weights, and (cnnrt_pw_split = 0) the channel split's busiest task has
     // less to do, relative to an even share, than the row split's (its halo
     // rows of e, or the depthwise's uneven rows). Zen 3, 2 threads, summed
-    // step minima, in-process A/B against rows: MobileNetV2 0.952-0.954,
-    // EfficientNet-B0 0.993-0.995 (its 14x14 5x5 layers run the two kernels
-    // whole on an even 14 rows: a tie, left to rows). Per layer: 14x14 576
-    // 0.162 -> 0.139 ms, 14x14 -> 7x7 0.167 -> 0.127, 7x7 960 0.111 -> 0.102.
+    // step minima, in-process A/B against rows: MobileNetV2 0.952-0.963 (and
+    // 0.992 in a slow phase of the host), EfficientNet-B0 0.982-0.995 (its
+    // 14x14 5x5 layers run the two kernels whole on an even 14 rows: a tie,
+    // left to rows). Per layer: 14x14 576 0.162 -> 0.139 ms, 14x14 -> 7x7
+    // 0.167 -> 0.127, 7x7 960 0.111 -> 0.102.
     // Forced everywhere (split=channels) the 56x56 layers, whose 144
     // channels are 9 panels split 5 + 4, ran 2-5% slower than rows, and the
     // 112x112 one (6 panels, halo 1 row in 56) 1-4% faster: the rule's.
     const int64_t S = kt_.nhwc_slice_c;
     const int64_t npan = S > 0 ? (ce_ + S - 1) / S : 0;
+    // Group cg of g: panels [npan cg / g, npan (cg + 1) / g), channels [c0, c1).
+    auto group_of = [npan, S, ce = ce_](int64_t g, int64_t cg, int64_t& c0, int64_t& c1) {
+      if (g == 1) {
+        c0 = 0;
+        c1 = ce;
+        return;
+      }
+      c0 = npan * cg / g * S;
+      c1 = std::min(ce, npan * (cg + 1) / g * S);
+    };
+    auto widest = [&](int64_t g) {
+      int64_t w = 0;
+      for (int64_t cg = 0; cg < g; ++cg) {
+        int64_t c0, c1;
+        group_of(g, cg, c0, c1);
+        w = std::max(w, c1 - c0);
+      }
+      return w;
+    };
     int64_t ncg = 1;
     if (split_ != 1 && N == 1 && threads > 1 && npan >= 2 && OH > 0 && H > 0) {
+      // Each cost: the busiest task's work over an even share of `threads`.
       const int64_t g = std::min<int64_t>(threads, npan);
-      const double ch_cost = double((npan + g - 1) / g) * double(g) / double(npan);
-      // Rows: the unbanded path runs the 1x1 and the depthwise each on all
-      // threads (the depthwise's busiest task has ceil(OH / threads) rows);
-      // the banded one gives each task a range of output rows and the e
-      // rows its windows read (its halo recomputed).
-      const bool whole_rows = band_ == -1 || (band_ == 0 && e_bytes <= l2 / kWholeL2Share);
+      const double ch_cost = double(widest(g)) * double(threads) / double(ce_);
+      // Rows: the unbanded path (as chosen below: e within L2 / 2, or even
+      // one output row's window rows beyond a band's budget) runs the 1x1
+      // and the depthwise each on all threads, the depthwise's busiest task
+      // with ceil(OH / threads) rows; the banded one gives each task a range
+      // of output rows and the e rows its windows read (its halo recomputed).
+      const int64_t budget = l2 / 4 / (row_f * int64_t(sizeof(float)));
+      const bool whole_rows =
+          band_ == -1 || (band_ == 0 && (e_bytes <= l2 / kWholeL2Share || e_rows(1) > budget));
       const int64_t t = std::min<int64_t>(threads, OH);
       const int64_t rows_max = (OH + t - 1) / t;
       const double rows_cost = whole_rows ? double(rows_max) * double(threads) / double(OH)
                                           : double(e_rows(rows_max)) * double(threads) / double(H);
       if (split_ == 2 || ch_cost < rows_cost) ncg = g;
     }
-    // A channel group's panels [p0, p1) of npan: channels [c0, c1).
-    auto group_channels = [npan, S, ce = ce_, ncg](int64_t cg, int64_t& c0, int64_t& c1) {
-      if (ncg == 1) {
-        c0 = 0;
-        c1 = ce;
-        return;
-      }
-      c0 = npan * cg / ncg * S;
-      c1 = std::min(ce, npan * (cg + 1) / ncg * S);
-    };
-    int64_t cw_max = ce_;  // the widest group's channels
-    if (ncg > 1) {
-      cw_max = 0;
-      for (int64_t cg = 0; cg < ncg; ++cg) {
-        int64_t c0, c1;
-        group_channels(cg, c0, c1);
-        cw_max = std::max(cw_max, c1 - c0);
-      }
-    }
+    auto group_channels = [group_of, ncg](int64_t cg, int64_t& c0, int64_t& c1) { group_of(ncg, cg, c0, c1); };
+    const int64_t cw_max = ncg > 1 ? widest(ncg) : ce_;  // the widest group's channels
     const int64_t row_g = checked_mul(W, cw_max);  // floats per e row of a task's channels
     int64_t band = band_;
     if (ncg > 1) {
       // All rows per task; bands only where its slice of e outgrows L2 / 2.
       const int64_t slice_bytes = checked_mul(checked_mul(H, row_g), int64_t(sizeof(float)));
-      if (band <= 0) {
+      if (band == -1) {
+        band = OH;  // forced unbanded: one band of all rows
+      } else if (band == 0) {
         const int64_t budget = l2 / 4 / (row_g * int64_t(sizeof(float)));
         if (slice_bytes <= l2 / kWholeL2Share || e_rows(1) > budget) {
           band = OH;

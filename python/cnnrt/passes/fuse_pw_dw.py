@@ -22,8 +22,8 @@ threads rather than the rows (no halo rows recomputed; see conv_pwdw.cc).
 CNNRT_PW_DW (read when a model is loaded): `0` leaves the two apart (for
 A/B measurement); `band=N` fuses with N output rows per band (`band=-1`:
 fused, unbanded), which the tests use to cross band edges on any CPU;
-`split=rows` or `split=channels` forces how threads share an image (both
-may be given, comma-separated: `band=2,split=channels`); unset or `1`:
+`split=rows` or `split=channels` forces how threads share an image (a band
+and a split may be joined by a comma: `band=2,split=channels`); unset or `1`:
 fuse, bands and split chosen by the runtime from the CPU's L2 and the map.
 """
 from __future__ import annotations

@@ -27,9 +27,10 @@ constexpr bool kKBlock = true;
 // One-vector panels of direct 1x1 layers as 8-row tiles (driver.inc, the
 // panel-outer runs only). Zen 3, 1 thread, EfficientNet-B0's 28x28 144->40
 // and 240->40 projections as steps of the model (minima of 150 runs, two
-// builds alternated 4 times): 0.1015 -> 0.099 and 0.170 -> 0.164 ms. The
-// 56x56 144->24 and 96->24 ones (MobileNetV2's too) are not panel-outer
-// (their rows outgrow kPanelOuterRows) and keep the 6x8 tile: unchanged.
+// builds alternated 4 times): 0.1015 -> 0.099 and 0.170 -> 0.164 ms. At one
+// thread the 56x56 144->24 and 96->24 ones (MobileNetV2's too) are not
+// panel-outer (their rows outgrow kPanelOuterRows) and keep the 6x8 tile;
+// at 2+ threads they are, and take the 8-row tiles.
 constexpr bool kTail8 = true;
 #include "kernels/conv_nhwc/driver.inc"
 }  // namespace tile_6x16
@@ -41,7 +42,8 @@ void fill_conv_nhwc(KernelTable& t) {
   t.conv_nhwc = &tile_6x16::conv_impl;
   // Panels of kNR channels, each K x kNR floats; the depthwise kernel's
   // blocks of kVec channels (dw_nhwc/dwconv.inc) divide them. (AVX-512 picks
-  // its tile from OC, so a slice could read another tile's layout: none.)
+  // its tile from OC, so a slice could read another tile's layout: its
+  // fill_conv_nhwc sets 0 again.)
   t.nhwc_slice_c = tile_6x16::kNR;
 }
 }  // namespace cnnrt::kernels::avx2

@@ -72,5 +72,9 @@ void fill_conv_nhwc(KernelTable& t) {
   t.conv_packed_size = &conv_packed_size;
   t.conv_pack = &conv_pack;
   t.conv_nhwc = &conv_nhwc;
+  // Its tile follows OC (tall()), so a channel slice could be read with
+  // another tile's layout than the whole layer was packed in: no slices (the
+  // table was filled by AVX2's fill_conv_nhwc first, which sets 16).
+  t.nhwc_slice_c = 0;
 }
 }  // namespace cnnrt::kernels::avx512
