@@ -314,6 +314,34 @@ def test_k_blocked_exact(isa, threads):
                                    rtol=1e-5, atol=1e-4, err_msg=what + ", silu")
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_narrow_last_panel_on_big_maps(isa, threads):
+    """Direct 1x1 layers whose input rows are too many for panel-outer runs
+    (P x C x 4 bytes over threads x 1 MiB: pixel-block outer) with a
+    one-vector last panel (OC 17, 24, 40, 56 on AVX2), which runs after
+    every 8 pixel blocks over their rows as 8-row tiles: P chosen so tasks
+    end on blocks of 5 and 6 rows, and chunks of fewer than 8 rows. Exact
+    with bias + residual + Relu, the residual also in place, and SiLU after
+    the tiles."""
+    rng = np.random.default_rng(90 + threads)
+    for p, c, oc in [(3 * 1100 + 1, 100, 24), (3 * 1400 - 1, 100, 40), (2 * 2900 + 7, 100, 17), (6 * 1000 + 5, 150, 56)]:
+        x, w = ints(rng, 1, 1, p, c, lim=3), ints(rng, oc, c, 1, 1, lim=3)
+        b, r = ints(rng, oc), ints(rng, 1, 1, p, oc)
+        what = f"P={p} C={c} OC={oc}, {threads} threads"
+        check_exact(isa, x, w, what=what, threads=threads)
+        want = np_epilogue(np_conv(x, w), b, r, "relu", 0, 0).astype(np.float32)
+        y = conv(isa, x, w, bias=b, residual=r, act=ACT["relu"], threads=threads)
+        np.testing.assert_array_equal(y, want, err_msg=what + ", bias + residual + relu")
+        if isa != "ref":
+            r_in = r.copy()
+            conv(isa, x, w, bias=b, residual=r_in, out=r_in, act=ACT["relu"], threads=threads)
+            np.testing.assert_array_equal(r_in, want, err_msg=what + ", residual in place")
+        xs, ws = x / 8, w / 8
+        y = conv(isa, xs, ws, bias=b, act=ACT["silu"], threads=threads)
+        np.testing.assert_allclose(y, np_epilogue(np_conv(xs, ws), b, None, "silu", 0, 0),
+                                   rtol=1e-5, atol=1e-4, err_msg=what + ", silu")
+
+
 @pytest.mark.parametrize("k", [1, 3])
 def test_k_blocked_channel_slices(isa, k):
     """A K-blocked layer (K = 9 x 300 or 1 x 1500, 49 pixels) reading a

@@ -24,13 +24,14 @@ namespace tile_6x16 {
 constexpr int kMR = 6;
 constexpr int kNV = 2;
 constexpr bool kKBlock = true;
-// One-vector panels of direct 1x1 layers as 8-row tiles (driver.inc, the
-// panel-outer runs only). Zen 3, 1 thread, EfficientNet-B0's 28x28 144->40
-// and 240->40 projections as steps of the model (minima of 150 runs, two
-// builds alternated 4 times): 0.1015 -> 0.099 and 0.170 -> 0.164 ms. At one
-// thread the 56x56 144->24 and 96->24 ones (MobileNetV2's too) are not
-// panel-outer (their rows outgrow kPanelOuterRows) and keep the 6x8 tile;
-// at 2+ threads they are, and take the 8-row tiles.
+// One-vector panels of direct 1x1 layers as 8-row tiles (driver.inc,
+// run_tail8): in panel-outer runs, and on layers run pixel-block outer after
+// every kTailBlocks blocks over their rows. Zen 3, 1 thread, as steps of the
+// model (minima of 120-150 runs, two builds alternated 3-4 times):
+// EfficientNet-B0's 28x28 144->40 and 240->40 projections (panel-outer)
+// 0.1015 -> 0.099 and 0.170 -> 0.164 ms; the 56x56 96->24 and 144->24 ones
+// of MobileNetV2 and EfficientNet-B0 (pixel-block outer at one thread: their
+// rows outgrow kPanelOuterRows) 0.1935 -> 0.178 and 0.2735 -> 0.2555.
 constexpr bool kTail8 = true;
 #include "kernels/conv_nhwc/driver.inc"
 }  // namespace tile_6x16
