@@ -15,9 +15,10 @@ best short probes on this project's Xeon).
     python benchmarks/bench_winograd.py --nets resnet --threads 1,2
     python benchmarks/bench_winograd.py --nets sweep      # where Winograd stops paying
 
---algo gemm times the table's direct NHWC kernel (conv_nhwc) on the same
-shapes instead, for the comparison behind winograd_worth_it (kernels.h),
-whose verdict is the `rule` column.
+--algo winograd6 times F(6x6, 3x3) instead of F(4x4, 3x3), --algo gemm the
+table's direct NHWC kernel (conv_nhwc), on the same shapes: the comparisons
+behind winograd_worth_it and winograd6_better (kernels.h), whose verdict is
+the `rule` column (W4, W6: Winograd F(4x4) or F(6x6); d: direct).
 """
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def main(argv=None):
     p.add_argument("--threads", default="1,2")
     p.add_argument("--isa", default=",".join(i for i in _core.info()["isa_available"] if i != "ref"))
     p.add_argument("--runs", type=int, default=10)
-    p.add_argument("--algo", default="winograd", choices=["winograd", "gemm"])
+    p.add_argument("--algo", default="winograd", choices=["winograd", "winograd6", "gemm"])
     p.add_argument("--peak", default="", help="per-thread GFLOP/s per ISA, e.g. avx512=175,avx2=95 (else probed)")
     args = p.parse_args(argv)
     isas = args.isa.split(",")
@@ -96,8 +97,8 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     given = {k: float(v) for k, v in (kv.split("=") for kv in args.peak.split(",") if kv)}
     peaks = {(i, t): given[i] * t if i in given else peak_gflops(i, t) for i in isas for t in threads}
-    what = f"Winograd F({K.winograd_m(isas[0])}x{K.winograd_m(isas[0])},3x3)" if args.algo == "winograd" else \
-        "direct NHWC convolution (conv_nhwc)"
+    what = {"winograd": "Winograd F(4x4,3x3)", "winograd6": "Winograd F(6x6,3x3)",
+            "gemm": "direct NHWC convolution (conv_nhwc)"}[args.algo]
     print(f"CPU: {_core.info()['cpu']}; {what}; best of up to {10 * args.runs} runs; "
           "effective GFLOP/s (% of the FMA probe's peak)\n")
     cols = [f"{i} t{t}" for i in isas for t in threads]
@@ -115,7 +116,8 @@ def main(argv=None):
                 for t in threads:
                     g = gflop / best_seconds(args.algo, i, x, w, t, runs)
                     cells.append(f"{g:.0f} ({100 * g / peaks[(i, t)]:.0f}%)")
-            rule = "W" if K.winograd_worth_it(isas[-1], c, oc, h, w_) else "d"
+            rule = ("W6" if K.winograd6_better(isas[-1], c, oc, h, w_) else "W4") \
+                if K.winograd_worth_it(isas[-1], c, oc, h, w_) else "d"
             print(f"| {name} | {c} x {h}x{w_} -> {oc} | {gflop:.3f} | {rule} | " + " | ".join(cells) + " |",
                   flush=True)
 

@@ -1,5 +1,7 @@
-"""Winograd F(m x m, 3 x 3) over NHWC on every ISA path (ref included: it is
-the scalar oracle of the transforms) against a direct convolution in float64.
+"""Winograd F(m x m, 3 x 3) over NHWC, m = 4 and 6 (every table has both;
+kernels.h's winograd6_better picks per layer), on every ISA path (ref
+included: it is the scalar oracle of the transforms) against a direct
+convolution in float64.
 
 Declared error bound. Winograd is not exact: its transforms mix all of a
 tile's (m+2) x (m+2) inputs and all 9 taps with factors up to 8 (F(4)) or 32
@@ -17,8 +19,8 @@ Et = the largest E among the m x m outputs of the tile holding (oh, ow)
 TOL[4] = 1e-5: the worst measured over the sweeps below and C in 1..1024 with
 N(0,1), uniform [0,1), 80%-sparse and pixel-scale-varying (e^+-3) inputs was
 3.6e-6 (every path; the ref path's plain matrix loops round no better than
-the factorised SIMD transforms). TOL[6] = 2e-5 for a build with
--DCNNRT_WINOGRAD_M=6 (measured worst 6e-6). The bound does not grow with C: E grows
+the factorised SIMD transforms). TOL[6] = 2e-5 for F(6x6) (measured worst
+6e-6). The bound does not grow with C: E grows
 with C as the accumulated rounding does. Relative to max|y| on N(0,1) data
 the error is ~1e-5 at C = 512, as E / |y| grows like sqrt(C).
 """
@@ -26,11 +28,21 @@ import math
 
 import numpy as np
 import pytest
+from onnx import helper
 
+import cnnrt
 from cnnrt import _core
+from helpers import check_model, make_model
 
 K = _core.kernels
 TOL = {4: 1e-5, 6: 2e-5, 2: 1e-5}  # 2: F(2x2, 5x5), test_winograd5.py
+ALGO = {4: "winograd", 6: "winograd6"}  # conv_nhwc's algo for F(m x m, 3 x 3)
+
+
+@pytest.fixture(params=[4, 6], ids=["f4", "f6"])
+def m(request):
+    """The Winograd variant under test: F(m x m, 3 x 3)."""
+    return request.param
 ACTS = {  # name: (enum value, a, b)
     "none": (0, 0.0, 0.0), "relu": (1, 0.0, 0.0), "leaky": (2, 0.1, 0.0), "clip": (3, -0.5, 0.7),
     "sigmoid": (4, 0.0, 0.0), "tanh": (5, 0.0, 0.0), "hardsigmoid": (6, 0.2, 0.5), "hardswish": (7, 0.0, 0.0),
@@ -110,9 +122,9 @@ def check_bound(got, want, e, m, what, slack=1.0, extra=0.0):
                            f"err/E {np.max(err / np.maximum(e, 1e-30)):.3g}")
 
 
-def test_every_path_has_the_same_m(isa):
+def test_every_path_has_both_variants(isa):
     # The ref path is the SIMD paths' oracle only if it runs the same transforms.
-    assert K.winograd_m(isa) == K.winograd_m("ref") in (4, 6)
+    assert (K.winograd_m(isa), K.winograd6_m(isa)) == (K.winograd_m("ref"), K.winograd6_m("ref")) == (4, 6)
 
 
 # Tile edges: H, W in 1..13 cover 1..3 tiles of F(4) and F(6) with every
@@ -121,8 +133,7 @@ PADS = [(0, 0, 0, 0), (1, 1, 1, 1), (0, 1, 2, 0), (2, 0, 1, 2)]
 
 
 @pytest.mark.parametrize("pads", PADS, ids=[str(p) for p in PADS])
-def test_tile_edges(isa, pads):
-    m = K.winograd_m(isa)
+def test_tile_edges(isa, m, pads):
     rng = np.random.default_rng(sum(pads))
     for H in range(1, 14):
         for W in (1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13)[H % 3::3] + (H,):
@@ -130,7 +141,7 @@ def test_tile_edges(isa, pads):
                 continue
             x, w = data(rng, 1, H, W, 5, 7)
             want, e = direct(x, w, pads)
-            got = K.conv_nhwc(isa, "winograd", x, w, pads=list(pads))
+            got = K.conv_nhwc(isa, ALGO[m], x, w, pads=list(pads))
             assert got.shape == want.shape
             check_bound(got, want, e, m, f"H={H} W={W}")
 
@@ -139,20 +150,18 @@ CH = [1, 3, 15, 16, 17, 33, 64]
 
 
 @pytest.mark.parametrize("C", CH)
-def test_channels(isa, C):
-    m = K.winograd_m(isa)
+def test_channels(isa, m, C):
     rng = np.random.default_rng(C)
     for OC in CH:
         x, w = data(rng, 1, 9, 11, C, OC)
         want, e = direct(x, w, (1, 1, 1, 1))
-        got = K.conv_nhwc(isa, "winograd", x, w, pads=[1, 1, 1, 1])
+        got = K.conv_nhwc(isa, ALGO[m], x, w, pads=[1, 1, 1, 1])
         check_bound(got, want, e, m, f"C={C} OC={OC}")
 
 
 @pytest.mark.parametrize("act", list(ACTS))
-def test_epilogue(isa, act):
+def test_epilogue(isa, m, act):
     """act(conv + bias + residual) on 3 images, OC with a vector tail."""
-    m = K.winograd_m(isa)
     rng = np.random.default_rng(len(act))
     kind, a, b = ACTS[act]
     x, w = data(rng, 3, 10, 7, 19, 37)
@@ -162,7 +171,7 @@ def test_epilogue(isa, act):
     for with_bias, with_res in [(True, False), (False, True), (True, True)]:
         pre = conv + (bias if with_bias else 0) + (res if with_res else 0)
         want = act_ref(pre, act)
-        got = K.conv_nhwc(isa, "winograd", x, w, bias=bias if with_bias else None, residual=res if with_res else None,
+        got = K.conv_nhwc(isa, ALGO[m], x, w, bias=bias if with_bias else None, residual=res if with_res else None,
                           pads=[1, 1, 1, 1], act=kind, p0=a, p1=b)
         # Activations are at most 1.76-Lipschitz (Selu); exp_approx adds ~2 ulp.
         check_bound(got, want, e, m, f"{act} bias={with_bias} res={with_res}", slack=2.0,
@@ -170,11 +179,10 @@ def test_epilogue(isa, act):
 
 
 @pytest.mark.parametrize("C,OC", [(5, 3), (16, 32), (19, 40)])
-def test_channel_slices(isa, C, OC):
+def test_channel_slices(isa, m, C, OC):
     """x_stride > C (channels [2, 2 + C) of a wider tensor, as a group or a
     concat slice), y_stride > OC (write channels [3, 3 + OC) of a wider
     output; the others stay untouched: NaN) and a residual wider than OC."""
-    m = K.winograd_m(isa)
     rng = np.random.default_rng(C + OC)
     x, w = data(rng, 2, 9, 10, C, OC)
     xw = rng.standard_normal((2, 9, 10, C + 7)).astype(np.float32)
@@ -182,7 +190,7 @@ def test_channel_slices(isa, C, OC):
     want, e = direct(x, w, (1, 0, 1, 2))
     bias = rng.standard_normal(OC).astype(np.float32)
     resw = rng.standard_normal(want.shape[:3] + (OC + 4,)).astype(np.float32)
-    got = K.conv_nhwc(isa, "winograd", xw, w, bias=bias, residual=resw, pads=[1, 0, 1, 2], act=1,
+    got = K.conv_nhwc(isa, ALGO[m], xw, w, bias=bias, residual=resw, pads=[1, 0, 1, 2], act=1,
                       x_off=2, y_stride=OC + 5, y_off=3)
     assert got.shape == want.shape[:3] + (OC + 5,)
     assert np.isnan(got[..., :3]).all() and np.isnan(got[..., 3 + OC:]).all()
@@ -191,28 +199,26 @@ def test_channel_slices(isa, C, OC):
 
 @pytest.mark.parametrize("N", [1, 3])
 @pytest.mark.parametrize("shape", [(13, 13, 32, 64), (7, 7, 64, 96), (30, 17, 20, 33)])
-def test_threads_and_batch(isa, N, shape):
+def test_threads_and_batch(isa, m, N, shape):
     """Two threads split the tiles x output-channel grid: each output is
     computed in the same order whatever the split, so the results are equal."""
     H, W, C, OC = shape
-    m = K.winograd_m(isa)
     rng = np.random.default_rng(N * H)
     x, w = data(rng, N, H, W, C, OC)
     want, e = direct(x, w, (1, 1, 1, 1))
-    one = K.conv_nhwc(isa, "winograd", x, w, pads=[1, 1, 1, 1], threads=1)
-    two = K.conv_nhwc(isa, "winograd", x, w, pads=[1, 1, 1, 1], threads=2)
+    one = K.conv_nhwc(isa, ALGO[m], x, w, pads=[1, 1, 1, 1], threads=1)
+    two = K.conv_nhwc(isa, ALGO[m], x, w, pads=[1, 1, 1, 1], threads=2)
     check_bound(one, want, e, m, "threads=1")
     np.testing.assert_array_equal(two, one)
 
 
 @pytest.mark.parametrize("HW,OC", [(14, 64), (7, 100)])
-def test_error_bound_large_c(isa, HW, OC):
+def test_error_bound_large_c(isa, m, HW, OC):
     """C = 512: the accumulation over channels is where the error grows."""
-    m = K.winograd_m(isa)
     rng = np.random.default_rng(HW)
     x, w = data(rng, 1, HW, HW, 512, OC)
     want, e = direct(x, w, (1, 1, 1, 1))
-    got = K.conv_nhwc(isa, "winograd", x, w, pads=[1, 1, 1, 1], threads=2)
+    got = K.conv_nhwc(isa, ALGO[m], x, w, pads=[1, 1, 1, 1], threads=2)
     check_bound(got, want, e, m, "N(0,1), C=512")
     rel = np.abs(got - want).max() / np.abs(want).max()
     assert rel < (5e-5 if m == 4 else 1e-4), rel
@@ -220,33 +226,35 @@ def test_error_bound_large_c(isa, HW, OC):
     for xs in [x * np.exp(rng.uniform(-3, 3, (1, HW, HW, 1))), np.abs(x)]:
         xs = xs.astype(np.float32)
         want, e = direct(xs, w, (1, 1, 1, 1))
-        got = K.conv_nhwc(isa, "winograd", xs, w, pads=[1, 1, 1, 1])
+        got = K.conv_nhwc(isa, ALGO[m], xs, w, pads=[1, 1, 1, 1])
         check_bound(got, want, e, m, "C=512, scaled / positive")
 
 
-def test_simd_agrees_with_ref(isa):
+def test_simd_agrees_with_ref(isa, m):
     rng = np.random.default_rng(7)
-    m = K.winograd_m(isa)
     x, w = data(rng, 2, 23, 18, 40, 72)
     _, e = direct(x, w, (1, 1, 1, 1))
-    got = K.conv_nhwc(isa, "winograd", x, w, pads=[1, 1, 1, 1], threads=2)
-    ref = K.conv_nhwc("ref", "winograd", x, w, pads=[1, 1, 1, 1])
+    got = K.conv_nhwc(isa, ALGO[m], x, w, pads=[1, 1, 1, 1], threads=2)
+    ref = K.conv_nhwc("ref", ALGO[m], x, w, pads=[1, 1, 1, 1])
     check_bound(got, ref.astype(np.float64), e, m, "vs ref", slack=2.0)
 
 
-def test_bad_kernel_rejected(isa):
+def test_bad_kernel_rejected(isa, m):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 8, 8, 4)).astype(np.float32)
-    with pytest.raises(Exception, match="3x3 or 5x5, stride 1"):  # 5x5: test_winograd5.py
-        K.conv_nhwc(isa, "winograd", x, np.ones((4, 4, 7, 7), np.float32), pads=[3, 3, 3, 3])
-    with pytest.raises(Exception, match="3x3 or 5x5, stride 1"):
-        K.conv_nhwc(isa, "winograd", x, np.ones((4, 4, 3, 3), np.float32), strides=[2, 2], pads=[1, 1, 1, 1])
+    # F(4)'s entry also takes 5x5 (F(2x2, 5x5): test_winograd5.py); F(6)'s only 3x3.
+    with pytest.raises(Exception, match="needs 3x3.* stride 1"):
+        K.conv_nhwc(isa, ALGO[m], x, np.ones((4, 4, 7, 7), np.float32), pads=[3, 3, 3, 3])
+    with pytest.raises(Exception, match="needs 3x3.* stride 1"):
+        K.conv_nhwc(isa, ALGO[m], x, np.ones((4, 4, 3, 3), np.float32), strides=[2, 2], pads=[1, 1, 1, 1])
+    if m == 6:
+        with pytest.raises(Exception, match="F\\(6x6\\) needs 3x3"):
+            K.conv_nhwc(isa, ALGO[m], x, np.ones((4, 4, 5, 5), np.float32), pads=[2, 2, 2, 2])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("C", [1, 2, 7, 8, 9, 16, 31, 47, 100])
-def test_full_product(isa, C):
-    m = K.winograd_m(isa)
+def test_full_product(isa, m, C):
     rng = np.random.default_rng(C)
     for OC in (1, 5, 16, 31, 32, 33, 47, 64, 100):
         for H, W in [(1, 1), (2, 9), (4, 4), (6, 6), (8, 8), (15, 4), (19, 21)]:
@@ -256,7 +264,7 @@ def test_full_product(isa, C):
                 for N in (1, 2):
                     x, w = data(rng, N, H, W, C, OC)
                     want, e = direct(x, w, pads)
-                    got = K.conv_nhwc(isa, "winograd", x, w, pads=list(pads), threads=2)
+                    got = K.conv_nhwc(isa, ALGO[m], x, w, pads=list(pads), threads=2)
                     check_bound(got, want, e, m, f"N={N} H={H} W={W} C={C} OC={OC} pads={pads}")
 
 
@@ -276,11 +284,54 @@ def test_full_product(isa, C):
     (64, 8, 56, 56, False),
     (64, 64, 9, 9, False),      # 56% of the tile outputs inside the image
     (64, 64, 6, 6, False),
-    (64, 64, 8, 8, {4: True, 6: False}),  # F(6): 2x2 tiles of 36 for 64 pixels
+    (64, 64, 8, 8, True),       # F(4x4): 2x2 tiles of 16 for 64 pixels
     (64, 64, 1, 300, False),
 ])
 def test_selection_rule(isa, C, OC, OH, OW, want):
     # The ref table keeps direct convolution (the oracle); the SIMD tables follow the measured rule.
     if isinstance(want, dict):
-        want = want.get(isa, False) if "avx2" in want else want[K.winograd_m(isa)]
+        want = want.get(isa, False)
     assert K.winograd_worth_it(isa, C, OC, OH, OW) == (want and isa != "ref")
+
+
+@pytest.mark.parametrize("C,OC,OH,OW,want", [
+    (64, 128, 112, 112, True),  # vgg conv2_1, conv2_2: F(6) 0.81-0.88 of F(4)'s time
+    (128, 128, 112, 112, True),
+    (128, 128, 224, 224, True),
+    (128, 128, 96, 96, True),
+    (64, 64, 224, 224, False),  # vgg conv1_2: level alone, 1.03-1.05 in the network
+    (32, 128, 112, 112, False), # C < 64
+    (128, 128, 95, 96, False),  # below 96x96 outputs
+    (256, 256, 56, 56, False),  # vgg conv3: F(6) 1.11-1.13
+    (128, 256, 56, 56, False),
+    (512, 512, 28, 28, False),
+    (64, 64, 56, 56, False),    # resnet, googlenet
+    (64, 64, 112, 112, False),  # OC < 128
+    (256, 512, 112, 112, False),  # F(6)'s weights beyond 16 MiB
+    (3, 64, 224, 224, False),   # no Winograd at all
+])
+def test_f6_selection_rule(isa, C, OC, OH, OW, want):
+    # Only among layers given to Winograd; never on the ref table.
+    assert K.winograd6_better(isa, C, OC, OH, OW) == (want and isa != "ref")
+
+
+@pytest.mark.parametrize("hw,want_m", [(100, 6), (40, 4)])
+def test_conv_op_takes_the_rule(isa, hw, want_m):
+    """A 3x3 Conv + residual Add + Relu against onnxruntime: the SIMD paths
+    run F(6x6) on a map of 100x100 outputs, F(4x4) on 40x40 (winograd6_better);
+    the ref path keeps direct convolution."""
+    rng = np.random.default_rng(hw)
+    x = rng.standard_normal((1, 64, hw, hw)).astype(np.float32)
+    r = rng.standard_normal((1, 128, hw, hw)).astype(np.float32)
+    w = (rng.standard_normal((128, 64, 3, 3)) / math.sqrt(9 * 64)).astype(np.float32)
+    b = rng.standard_normal(128).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], name="conv3"),
+             helper.make_node("Add", ["c", "r"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
+    model = make_model(nodes, {"x": x, "r": r}, ["y"], {"w": w, "b": b})
+    sess = cnnrt.load(model, isa=isa)
+    kind = [k[2] for k in sess._core.kernels() if k[0] == "conv3"][0]
+    if isa == "ref":
+        assert "winograd" not in kind, kind
+    else:
+        assert f"winograd_f{want_m}x{want_m}" in kind, kind
+    check_model(model, {"x": x, "r": r}, isa=isa, threads=2)

@@ -188,6 +188,13 @@ struct KernelTable {
   size_t (*winograd_packed_size)(int64_t OC, int64_t C) = nullptr;
   void (*winograd_pack)(const float* w, int64_t OC, int64_t C, float* dst) = nullptr;
   void (*conv_winograd)(const ConvNhwcArgs& a) = nullptr;
+  // Winograd F(6x6, 3x3) likewise (winograd6_m = 6; 0: none): 8x8 tiles, 1.27x
+  // fewer products than F(4x4) but maps rounded up to multiples of 6 and
+  // twice the error bound; winograd6_better says where it runs.
+  int winograd6_m = 0;
+  size_t (*winograd6_packed_size)(int64_t OC, int64_t C) = nullptr;
+  void (*winograd6_pack)(const float* w, int64_t OC, int64_t C, float* dst) = nullptr;
+  void (*conv_winograd6)(const ConvNhwcArgs& a) = nullptr;
   // Winograd F(2x2, 5x5) for 5x5 stride-1 dilation-1 convolutions, NHWC, on
   // the same 6x6 tiles (winograd5_m = 2; 0: none); packed weights as above
   // with the 25-tap filter transformed.
@@ -237,6 +244,25 @@ static inline bool winograd_worth_it(const KernelTable& kt, int64_t C, int64_t O
   if (OH * OW * 10 < tiles * m * m * 6) return false;
   if (OH * OW * 1024 >= C * OC) return true;
   return kt.isa == Isa::Avx2 && OH * OW >= 196 && OH * OW * 2048 >= C * OC;
+}
+
+// Whether a 3x3 layer that winograd_worth_it gives to Winograd should run
+// F(6x6) (conv_winograd6) rather than F(4x4). F(6x6) does 1.27x fewer
+// products per output but has 1.8x the transformed weights (64 C OC floats)
+// and rounds maps up to multiples of 6. Zen 3 (AVX2), kernel alone, 1
+// thread, F(6) / F(4) time, both in one process, alternated rounds: VGG-16's
+// 112x112 layers 64->128 0.81-0.86 and 128->128 0.83-0.88 (2 threads
+// 0.85-0.99), 224x224 128->128 0.95, 64->64 0.98-1.00 alone but 1.03-1.05
+// as a step of VGG-16 (where the 112x112 ones keep their 0.84 and 0.81);
+// 56x56 and smaller maps 0.94-1.45 (256->256 at 56x56 1.11-1.13, 14x14
+// 512->512 1.36-1.45: the transformed weights outgrow the caches, 16.8 and
+// 67 MB). The Xeon (AVX-512) run behind winograd/avx512.cc's header agrees:
+// 112x112 128->128 1.15x faster with F(6), 224x224 64->64 level, 56x56 and
+// smaller slower. So: maps of at least 96x96 outputs, C >= 64, OC >= 128,
+// and F(6)'s transformed weights within 16 MiB (C x OC <= 64K).
+static inline bool winograd6_better(const KernelTable& kt, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
+  if (kt.winograd6_m == 0 || !winograd_worth_it(kt, C, OC, OH, OW)) return false;
+  return OH * OW >= 96 * 96 && C >= 64 && OC >= 128 && C * OC <= 65536;
 }
 
 // Whether conv_winograd5 (F(2x2, 5x5)) should replace conv_nhwc for a 5x5,

@@ -9,8 +9,9 @@
 // weight): X is NHWC [N, H, W, C], Y is [N, OH, OW, OC], the residual is
 // NHWC of Y's shape. Algorithms, chosen at load, with only the chosen one's
 // weights packed: depthwise (group == C == OC) -> kt.dwconv_nhwc; 3x3
-// stride 1 dilation 1 -> kt.conv_winograd where the table has one and it
-// pays (use_winograd); 5x5 likewise -> kt.conv_winograd5 (F(2x2, 5x5),
+// stride 1 dilation 1 -> kt.conv_winograd (F(4x4, 3x3)) where the table has
+// one and it pays (use_winograd), kt.conv_winograd6 (F(6x6, 3x3)) where that
+// is faster still (winograd6_better); 5x5 likewise -> kt.conv_winograd5 (F(2x2, 5x5),
 // winograd5_worth_it); everything else -> kt.conv_nhwc, per group for a
 // grouped conv (x and y channel slices with pixel strides C and OC).
 #include <cstring>
@@ -31,7 +32,7 @@ ActParams read_fused_act(const Node& n) {
 
 namespace {
 
-enum class NhwcAlgo { Gemm, Winograd, Winograd5, Depthwise };
+enum class NhwcAlgo { Gemm, Winograd, Winograd6, Winograd5, Depthwise };
 
 // Winograd F(m x m, 3 x 3) where the kernels' measured rule says it beats the
 // GEMM path (kernels.h, winograd_worth_it); OH/OW are 0 when the input shape
@@ -132,7 +133,8 @@ class ConvOp : public Op {
         oh = out(xi.shape[1], win_.pad_begin[0], win_.pad_end[0]);
         ow = out(xi.shape[2], win_.pad_begin[1], win_.pad_end[1]);
       }
-      if (kh_ == 3 && use_winograd(kt_, cg_, oc_, oh, ow)) algo_ = NhwcAlgo::Winograd;
+      if (kh_ == 3 && use_winograd(kt_, cg_, oc_, oh, ow))
+        algo_ = winograd6_better(kt_, cg_, oc_, oh, ow) ? NhwcAlgo::Winograd6 : NhwcAlgo::Winograd;
       if (kh_ == 5 && winograd5_worth_it(kt_, cg_, oc_, oh, ow)) algo_ = NhwcAlgo::Winograd5;
     }
     const float* wp = w->ptr<float>();
@@ -144,6 +146,10 @@ class ConvOp : public Op {
       case NhwcAlgo::Winograd:
         if (float* dst = packed_.prepare(c, "conv.nhwc.winograd", kt_.winograd_packed_size(oc_, cg_)))
           kt_.winograd_pack(wp, oc_, cg_, dst);
+        break;
+      case NhwcAlgo::Winograd6:
+        if (float* dst = packed_.prepare(c, "conv.nhwc.winograd6", kt_.winograd6_packed_size(oc_, cg_)))
+          kt_.winograd6_pack(wp, oc_, cg_, dst);
         break;
       case NhwcAlgo::Winograd5:
         if (float* dst = packed_.prepare(c, "conv.nhwc.winograd5", kt_.winograd5_packed_size(oc_, cg_)))
@@ -165,7 +171,7 @@ class ConvOp : public Op {
   // The NHWC GEMM path reads its panels from the first (conv_pack's order:
   // the first NC block first); a depthwise layer reads all of its few.
   std::pair<const void*, size_t> weights_read_first() const override {
-    if (!nhwc_ || algo_ == NhwcAlgo::Winograd || algo_ == NhwcAlgo::Winograd5 || packed_.empty()) return {nullptr, 0};
+    if (!nhwc_ || (algo_ != NhwcAlgo::Gemm && algo_ != NhwcAlgo::Depthwise) || packed_.empty()) return {nullptr, 0};
     return {packed_.data(), packed_.size() * sizeof(float)};
   }
   bool set_next_weights(const void* p, size_t bytes) override {
@@ -215,6 +221,7 @@ class ConvOp : public Op {
     a.threads = ctx.threads();
     void (*fn)(const ConvNhwcArgs&) = algo_ == NhwcAlgo::Depthwise   ? kt_.dwconv_nhwc
                                       : algo_ == NhwcAlgo::Winograd  ? kt_.conv_winograd
+                                      : algo_ == NhwcAlgo::Winograd6 ? kt_.conv_winograd6
                                       : algo_ == NhwcAlgo::Winograd5 ? kt_.conv_winograd5
                                                                      : kt_.conv_nhwc;
     const ConvOp* self = this;
@@ -273,6 +280,7 @@ class ConvOp : public Op {
       case NhwcAlgo::Depthwise: return isa + "f32_dwconv_nhwc";
       case NhwcAlgo::Winograd:
         return isa + "f32_winograd_f" + std::to_string(kt_.winograd_m) + "x" + std::to_string(kt_.winograd_m);
+      case NhwcAlgo::Winograd6: return isa + "f32_winograd_f6x6";
       case NhwcAlgo::Winograd5: return isa + "f32_winograd_f2x2_5x5";
       case NhwcAlgo::Gemm: break;
     }

@@ -2,9 +2,10 @@
 // 12 x 32 GEMM microkernel (12 tiles x 2 vectors of output channels: 24
 // accumulators, broadcast A, vector B; 8 and 4 tiles for a block's last panel).
 //
-// F(4x4) rather than F(6x6), measured (both builds, 1 thread, effective
-// GFLOP/s = direct-convolution FLOPs / time, best of runs on this project's
-// shared 2-vCPU Xeon; F(4) / F(6)):
+// F(4x4) by default, F(6x6) only where kernels.h's winograd6_better says
+// (maps of 96x96 outputs and more), measured (a build of each, 1 thread,
+// effective GFLOP/s = direct-convolution FLOPs / time, best of runs on this
+// project's shared 2-vCPU Xeon; F(4) / F(6)):
 //   resnet 56x56 64->64   408 / 293    vgg 224x224 64->64     334 / 339
 //   resnet 28x28 128->128 365 / 355    vgg 112x112 128->128   304 / 351
 //   resnet 14x14 256->256 309 /  82    vgg 28x28 512->512     247 / 205
@@ -15,7 +16,7 @@
 // (14x14 computes 18x18, 7x7 12x12: 1.65x and 2.9x the work), keeps 64
 // products per tile (V and M 1.8x larger per tile) and has 2x the error
 // (max|err| / max|y| 2.7e-5 vs 1.75e-5 at C = 512, N(0,1)): it only wins on
-// 112x112-and-larger maps and by less than it loses on 14x14.
+// 112x112-and-larger maps, which is where the tables now run it.
 //
 // Where the time goes (56x56 64->64, 1 thread): the 36 GEMMs run at ~160
 // GFLOP/s (the microkernel alone, data in L1: 164), the input and output
