@@ -15,10 +15,11 @@ best short probes on this project's Xeon).
     python benchmarks/bench_winograd.py --nets resnet --threads 1,2
     python benchmarks/bench_winograd.py --nets sweep      # where Winograd stops paying
 
---algo winograd6 times F(6x6, 3x3) instead of F(4x4, 3x3), --algo gemm the
-table's direct NHWC kernel (conv_nhwc), on the same shapes: the comparisons
-behind winograd_worth_it and winograd6_better (kernels.h), whose verdict is
-the `rule` column (W4, W6: Winograd F(4x4) or F(6x6); d: direct).
+--algo winograd6 / winograd2 times F(6x6, 3x3) / F(2x2, 3x3) instead of
+F(4x4, 3x3), --algo gemm the table's direct NHWC kernel (conv_nhwc), on the
+same shapes: the comparisons behind winograd_worth_it, winograd6_better and
+winograd2_better (kernels.h), whose verdict is the `rule` column (W4, W6,
+W2: Winograd F(4x4), F(6x6) or F(2x2); d: direct).
 """
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def main(argv=None):
     p.add_argument("--threads", default="1,2")
     p.add_argument("--isa", default=",".join(i for i in _core.info()["isa_available"] if i != "ref"))
     p.add_argument("--runs", type=int, default=10)
-    p.add_argument("--algo", default="winograd", choices=["winograd", "winograd6", "gemm"])
+    p.add_argument("--algo", default="winograd", choices=["winograd", "winograd6", "winograd2", "gemm"])
     p.add_argument("--peak", default="", help="per-thread GFLOP/s per ISA, e.g. avx512=175,avx2=95 (else probed)")
     args = p.parse_args(argv)
     isas = args.isa.split(",")
@@ -97,7 +98,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     given = {k: float(v) for k, v in (kv.split("=") for kv in args.peak.split(",") if kv)}
     peaks = {(i, t): given[i] * t if i in given else peak_gflops(i, t) for i in isas for t in threads}
-    what = {"winograd": "Winograd F(4x4,3x3)", "winograd6": "Winograd F(6x6,3x3)",
+    what = {"winograd": "Winograd F(4x4,3x3)", "winograd6": "Winograd F(6x6,3x3)", "winograd2": "Winograd F(2x2,3x3)",
             "gemm": "direct NHWC convolution (conv_nhwc)"}[args.algo]
     print(f"CPU: {_core.info()['cpu']}; {what}; best of up to {10 * args.runs} runs; "
           "effective GFLOP/s (% of the FMA probe's peak)\n")
@@ -117,7 +118,8 @@ def main(argv=None):
                     g = gflop / best_seconds(args.algo, i, x, w, t, runs)
                     cells.append(f"{g:.0f} ({100 * g / peaks[(i, t)]:.0f}%)")
             rule = ("W6" if K.winograd6_better(isas[-1], c, oc, h, w_) else "W4") \
-                if K.winograd_worth_it(isas[-1], c, oc, h, w_) else "d"
+                if K.winograd_worth_it(isas[-1], c, oc, h, w_) else \
+                ("W2" if K.winograd2_better(isas[-1], c, oc, h, w_) else "d")
             print(f"| {name} | {c} x {h}x{w_} -> {oc} | {gflop:.3f} | {rule} | " + " | ".join(cells) + " |",
                   flush=True)
 

@@ -74,7 +74,7 @@ double cpu_now(clockid_t id) {
 
 void register_kernels_nhwc(py::module_& m) {
   // y = conv(x [N,H,W,C], w [OC, C, KH, KW]) in NHWC, algo "gemm" | "winograd" |
-  // "winograd6" (F(6x6, 3x3)) | "dw"
+  // "winograd6" (F(6x6, 3x3)) | "winograd2" (F(2x2, 3x3)) | "dw"
   // (depthwise: w [C, 1, KH, KW]); bias [OC], residual [N, OH, OW, OC].
   // pads = [top, left, bottom, right]. Returns y [N, OH, OW, OC]; with
   // reps > 0, (y, [seconds per run]) over reps runs (weights packed once;
@@ -124,6 +124,13 @@ void register_kernels_nhwc(py::module_& m) {
             fail(ErrorKind::Input, "conv_nhwc: Winograd F(6x6) needs 3x3, stride 1, dilation 1");
           packed.resize(kt.winograd6_packed_size(a.OC, a.C));
           kt.winograd6_pack(w.data(), a.OC, a.C, packed.data());
+        } else if (algo == "winograd2") {  // F(2, 3), 3x3 weights only
+          if (kt.winograd2_m == 0) fail(ErrorKind::Input, "conv_nhwc: this ISA has no Winograd F(2x2) kernel");
+          if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
+          if (a.KH != 3 || a.KW != 3 || a.SH != 1 || a.SW != 1 || a.DH != 1 || a.DW != 1)
+            fail(ErrorKind::Input, "conv_nhwc: Winograd F(2x2) needs 3x3, stride 1, dilation 1");
+          packed.resize(kt.winograd2_packed_size(a.OC, a.C));
+          kt.winograd2_pack(w.data(), a.OC, a.C, packed.data());
         } else if (algo == "winograd") {  // F(4, 3) for 3x3 weights, F(2, 5) for 5x5
           if (kt.winograd_m == 0) fail(ErrorKind::Input, "conv_nhwc: this ISA has no Winograd kernel");
           if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
@@ -189,6 +196,8 @@ void register_kernels_nhwc(py::module_& m) {
               (a.KH == 5 ? kt.conv_winograd5 : kt.conv_winograd)(a);
             else if (algo == "winograd6")
               kt.conv_winograd6(a);
+            else if (algo == "winograd2")
+              kt.conv_winograd2(a);
             else
               kt.dwconv_nhwc(a);
             const double dt = wall_now() - t0;
@@ -207,6 +216,10 @@ void register_kernels_nhwc(py::module_& m) {
       py::arg("out") = py::none(), py::arg("prefetch") = py::none());
   m.def("winograd_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd_m; });
   m.def("winograd6_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd6_m; });
+  m.def("winograd2_m", [](const std::string& isa) { return kernel_table(isa_from_name(isa.c_str())).winograd2_m; });
+  m.def("winograd2_better", [](const std::string& isa, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
+    return winograd2_better(kernel_table(isa_from_name(isa.c_str())), C, OC, OH, OW);
+  });
   m.def("winograd6_better", [](const std::string& isa, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
     return winograd6_better(kernel_table(isa_from_name(isa.c_str())), C, OC, OH, OW);
   });

@@ -108,7 +108,7 @@ for c in sizes:
         x = ints(rng, (1, 5, 6, c))
         w = ints(rng, (oc, c, 3, 3))
         bias = ints(rng, oc)
-        for algo in ["gemm"] + (["winograd", "winograd6"] if wino else []):
+        for algo in ["gemm"] + (["winograd", "winograd6", "winograd2"] if wino else []):
             y = empty((1, 5, 6, oc))
             K.conv_nhwc(isa, algo, guarded(x), guarded(w), guarded(bias), pads=[1, 1, 1, 1], out=y)
             same(y, K.conv_nhwc(isa, algo, x, w, bias, pads=[1, 1, 1, 1]), f"conv {algo} c={c} oc={oc}")

@@ -1,5 +1,6 @@
-"""Winograd F(m x m, 3 x 3) over NHWC, m = 4 and 6 (every table has both;
-kernels.h's winograd6_better picks per layer), on every ISA path (ref
+"""Winograd F(m x m, 3 x 3) over NHWC, m = 4, 6 and 2 (every table has all
+three; kernels.h's winograd_worth_it, winograd6_better and winograd2_better
+pick per layer), on every ISA path (ref
 included: it is the scalar oracle of the transforms) against a direct
 convolution in float64.
 
@@ -20,7 +21,8 @@ TOL[4] = 1e-5: the worst measured over the sweeps below and C in 1..1024 with
 N(0,1), uniform [0,1), 80%-sparse and pixel-scale-varying (e^+-3) inputs was
 3.6e-6 (every path; the ref path's plain matrix loops round no better than
 the factorised SIMD transforms). TOL[6] = 2e-5 for F(6x6) (measured worst
-6e-6). The bound does not grow with C: E grows
+6e-6); F(2x2) mixes 4x4 tiles with factors of 1 and 1/2 and keeps TOL[2] =
+1e-5, the bound F(2x2, 5x5) shares (test_winograd5.py). The bound does not grow with C: E grows
 with C as the accumulated rounding does. Relative to max|y| on N(0,1) data
 the error is ~1e-5 at C = 512, as E / |y| grows like sqrt(C).
 """
@@ -36,10 +38,10 @@ from helpers import check_model, make_model
 
 K = _core.kernels
 TOL = {4: 1e-5, 6: 2e-5, 2: 1e-5}  # 2: F(2x2, 5x5), test_winograd5.py
-ALGO = {4: "winograd", 6: "winograd6"}  # conv_nhwc's algo for F(m x m, 3 x 3)
+ALGO = {4: "winograd", 6: "winograd6", 2: "winograd2"}  # conv_nhwc's algo for F(m x m, 3 x 3)
 
 
-@pytest.fixture(params=[4, 6], ids=["f4", "f6"])
+@pytest.fixture(params=[4, 6, 2], ids=["f4", "f6", "f2"])
 def m(request):
     """The Winograd variant under test: F(m x m, 3 x 3)."""
     return request.param
@@ -122,9 +124,10 @@ def check_bound(got, want, e, m, what, slack=1.0, extra=0.0):
                            f"err/E {np.max(err / np.maximum(e, 1e-30)):.3g}")
 
 
-def test_every_path_has_both_variants(isa):
+def test_every_path_has_every_variant(isa):
     # The ref path is the SIMD paths' oracle only if it runs the same transforms.
-    assert (K.winograd_m(isa), K.winograd6_m(isa)) == (K.winograd_m("ref"), K.winograd6_m("ref")) == (4, 6)
+    got = (K.winograd_m(isa), K.winograd6_m(isa), K.winograd2_m(isa))
+    assert got == (K.winograd_m("ref"), K.winograd6_m("ref"), K.winograd2_m("ref")) == (4, 6, 2)
 
 
 # Tile edges: H, W in 1..13 cover 1..3 tiles of F(4) and F(6) with every
@@ -315,22 +318,40 @@ def test_f6_selection_rule(isa, C, OC, OH, OW, want):
     assert K.winograd6_better(isa, C, OC, OH, OW) == (want and isa != "ref")
 
 
-@pytest.mark.parametrize("hw,want_m", [(100, 6), (40, 4)])
-def test_conv_op_takes_the_rule(isa, hw, want_m):
+@pytest.mark.parametrize("C,OC,OH,OW,want", [
+    (512, 512, 7, 7, True),     # resnet layer4 3x3: 2.45-2.54 -> 1.59-1.62 ms in the network
+    (160, 320, 7, 7, True),     # googlenet 5a, 5b
+    (192, 384, 7, 7, True),
+    (256, 256, 7, 7, True),
+    (512, 512, 14, 14, False),  # F(4x4) on AVX2 (winograd_worth_it)
+    (64, 64, 7, 7, False),      # F(4x4): few channels
+    (32, 512, 7, 7, False),     # C < 64
+    (512, 512, 6, 6, False),    # under 7x7
+    (1024, 1024, 7, 7, False),  # beyond 512 x 512 channels: unmeasured
+])
+def test_f2_selection_rule(isa, C, OC, OH, OW, want):
+    # AVX2 only: measured there; AVX-512 and ref keep direct convolution.
+    assert K.winograd2_better(isa, C, OC, OH, OW) == (want and isa == "avx2")
+
+
+@pytest.mark.parametrize("hw,c,oc", [(100, 64, 128), (40, 64, 128), (7, 256, 256)])
+def test_conv_op_takes_the_rule(isa, hw, c, oc):
     """A 3x3 Conv + residual Add + Relu against onnxruntime: the SIMD paths
     run F(6x6) on a map of 100x100 outputs, F(4x4) on 40x40 (winograd6_better);
-    the ref path keeps direct convolution."""
+    AVX2 F(2x2) on 7x7 256 -> 256 (winograd2_better), which AVX-512 and the
+    ref path leave to direct convolution."""
+    want_m = {100: 6, 40: 4, 7: 2}[hw]
     rng = np.random.default_rng(hw)
-    x = rng.standard_normal((1, 64, hw, hw)).astype(np.float32)
-    r = rng.standard_normal((1, 128, hw, hw)).astype(np.float32)
-    w = (rng.standard_normal((128, 64, 3, 3)) / math.sqrt(9 * 64)).astype(np.float32)
-    b = rng.standard_normal(128).astype(np.float32)
+    x = rng.standard_normal((1, c, hw, hw)).astype(np.float32)
+    r = rng.standard_normal((1, oc, hw, hw)).astype(np.float32)
+    w = (rng.standard_normal((oc, c, 3, 3)) / math.sqrt(9 * c)).astype(np.float32)
+    b = rng.standard_normal(oc).astype(np.float32)
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], name="conv3"),
              helper.make_node("Add", ["c", "r"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
     model = make_model(nodes, {"x": x, "r": r}, ["y"], {"w": w, "b": b})
     sess = cnnrt.load(model, isa=isa)
     kind = [k[2] for k in sess._core.kernels() if k[0] == "conv3"][0]
-    if isa == "ref":
+    if isa == "ref" or (want_m == 2 and isa != "avx2"):
         assert "winograd" not in kind, kind
     else:
         assert f"winograd_f{want_m}x{want_m}" in kind, kind

@@ -195,6 +195,12 @@ struct KernelTable {
   size_t (*winograd6_packed_size)(int64_t OC, int64_t C) = nullptr;
   void (*winograd6_pack)(const float* w, int64_t OC, int64_t C, float* dst) = nullptr;
   void (*conv_winograd6)(const ConvNhwcArgs& a) = nullptr;
+  // Winograd F(2x2, 3x3) likewise (winograd2_m = 2; 0: none): 4x4 tiles, 16
+  // transformed weights per tap set; winograd2_better says where it runs.
+  int winograd2_m = 0;
+  size_t (*winograd2_packed_size)(int64_t OC, int64_t C) = nullptr;
+  void (*winograd2_pack)(const float* w, int64_t OC, int64_t C, float* dst) = nullptr;
+  void (*conv_winograd2)(const ConvNhwcArgs& a) = nullptr;
   // Winograd F(2x2, 5x5) for 5x5 stride-1 dilation-1 convolutions, NHWC, on
   // the same 6x6 tiles (winograd5_m = 2; 0: none); packed weights as above
   // with the 25-tap filter transformed.
@@ -263,6 +269,22 @@ static inline bool winograd_worth_it(const KernelTable& kt, int64_t C, int64_t O
 static inline bool winograd6_better(const KernelTable& kt, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
   if (kt.winograd6_m == 0 || !winograd_worth_it(kt, C, OC, OH, OW)) return false;
   return OH * OW >= 96 * 96 && C >= 64 && OC >= 128 && C * OC <= 65536;
+}
+
+// Whether a 3x3 layer that winograd_worth_it leaves to direct convolution
+// should run F(2x2) (conv_winograd2): small maps with many channels, where
+// F(4x4)'s 36 C OC transformed weights cost more to stream than its products
+// save, and F(2x2)'s 16 C OC still pay for 2.25x fewer products (7x7 maps
+// compute 8x8 outputs, 1.3x the work). Zen 3 (AVX2), as steps of the
+// networks (cold weights, minima of 30-40 runs, two builds alternated 3
+// times), direct -> F(2x2): ResNet-18's three 7x7 512->512 layers 2.45-2.54
+// -> 1.59-1.62 ms each at 1 thread, 1.23-1.24 -> 0.86-1.07 at 2; GoogLeNet's
+// 7x7 160->320 and 192->384 0.50 -> 0.33-0.34 and 0.70-0.72 -> 0.46 ms
+// (2 threads 0.25 -> 0.19-0.20, 0.36 -> 0.25). AVX2 only: on AVX-512 the
+// FMA rate doubles against the same weight stream, unmeasured there.
+static inline bool winograd2_better(const KernelTable& kt, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
+  if (kt.winograd2_m == 0 || kt.isa != Isa::Avx2 || winograd_worth_it(kt, C, OC, OH, OW)) return false;
+  return C >= 64 && OC >= 64 && OH * OW >= 49 && C * OC <= 512 * 512;
 }
 
 // Whether conv_winograd5 (F(2x2, 5x5)) should replace conv_nhwc for a 5x5,

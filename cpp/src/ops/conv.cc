@@ -11,7 +11,8 @@
 // weights packed: depthwise (group == C == OC) -> kt.dwconv_nhwc; 3x3
 // stride 1 dilation 1 -> kt.conv_winograd (F(4x4, 3x3)) where the table has
 // one and it pays (use_winograd), kt.conv_winograd6 (F(6x6, 3x3)) where that
-// is faster still (winograd6_better); 5x5 likewise -> kt.conv_winograd5 (F(2x2, 5x5),
+// is faster still (winograd6_better), kt.conv_winograd2 (F(2x2, 3x3)) on
+// small maps where F(4x4)'s weights cost too much (winograd2_better); 5x5 likewise -> kt.conv_winograd5 (F(2x2, 5x5),
 // winograd5_worth_it); everything else -> kt.conv_nhwc, per group for a
 // grouped conv (x and y channel slices with pixel strides C and OC).
 #include <cstring>
@@ -32,7 +33,7 @@ ActParams read_fused_act(const Node& n) {
 
 namespace {
 
-enum class NhwcAlgo { Gemm, Winograd, Winograd6, Winograd5, Depthwise };
+enum class NhwcAlgo { Gemm, Winograd, Winograd6, Winograd2, Winograd5, Depthwise };
 
 // Winograd F(m x m, 3 x 3) where the kernels' measured rule says it beats the
 // GEMM path (kernels.h, winograd_worth_it); OH/OW are 0 when the input shape
@@ -135,6 +136,8 @@ class ConvOp : public Op {
       }
       if (kh_ == 3 && use_winograd(kt_, cg_, oc_, oh, ow))
         algo_ = winograd6_better(kt_, cg_, oc_, oh, ow) ? NhwcAlgo::Winograd6 : NhwcAlgo::Winograd;
+      else if (kh_ == 3 && winograd2_better(kt_, cg_, oc_, oh, ow))
+        algo_ = NhwcAlgo::Winograd2;
       if (kh_ == 5 && winograd5_worth_it(kt_, cg_, oc_, oh, ow)) algo_ = NhwcAlgo::Winograd5;
     }
     const float* wp = w->ptr<float>();
@@ -150,6 +153,10 @@ class ConvOp : public Op {
       case NhwcAlgo::Winograd6:
         if (float* dst = packed_.prepare(c, "conv.nhwc.winograd6", kt_.winograd6_packed_size(oc_, cg_)))
           kt_.winograd6_pack(wp, oc_, cg_, dst);
+        break;
+      case NhwcAlgo::Winograd2:
+        if (float* dst = packed_.prepare(c, "conv.nhwc.winograd2", kt_.winograd2_packed_size(oc_, cg_)))
+          kt_.winograd2_pack(wp, oc_, cg_, dst);
         break;
       case NhwcAlgo::Winograd5:
         if (float* dst = packed_.prepare(c, "conv.nhwc.winograd5", kt_.winograd5_packed_size(oc_, cg_)))
@@ -222,6 +229,7 @@ class ConvOp : public Op {
     void (*fn)(const ConvNhwcArgs&) = algo_ == NhwcAlgo::Depthwise   ? kt_.dwconv_nhwc
                                       : algo_ == NhwcAlgo::Winograd  ? kt_.conv_winograd
                                       : algo_ == NhwcAlgo::Winograd6 ? kt_.conv_winograd6
+                                      : algo_ == NhwcAlgo::Winograd2 ? kt_.conv_winograd2
                                       : algo_ == NhwcAlgo::Winograd5 ? kt_.conv_winograd5
                                                                      : kt_.conv_nhwc;
     const ConvOp* self = this;
@@ -281,6 +289,7 @@ class ConvOp : public Op {
       case NhwcAlgo::Winograd:
         return isa + "f32_winograd_f" + std::to_string(kt_.winograd_m) + "x" + std::to_string(kt_.winograd_m);
       case NhwcAlgo::Winograd6: return isa + "f32_winograd_f6x6";
+      case NhwcAlgo::Winograd2: return isa + "f32_winograd_f2x2";
       case NhwcAlgo::Winograd5: return isa + "f32_winograd_f2x2_5x5";
       case NhwcAlgo::Gemm: break;
     }

@@ -249,11 +249,14 @@ uint64_t pack_signature(Isa isa) {
     run(kt.winograd5_packed_size(13, 5), [&](float* d) { kt.winograd5_pack(src.data(), 13, 5, d); });
   if (kt.winograd6_pack)
     run(kt.winograd6_packed_size(13, 5), [&](float* d) { kt.winograd6_pack(src.data(), 13, 5, d); });
+  if (kt.winograd2_pack)
+    run(kt.winograd2_packed_size(13, 5), [&](float* d) { kt.winograd2_pack(src.data(), 13, 5, d); });
   for (int64_t c : {3, 16, 64, 256, 512, 1024})
     for (int64_t hw : {0, 7, 14, 28, 56, 112, 224}) {
       mix(winograd_worth_it(kt, c, c, hw, hw) ? 1 : 2);
       mix(winograd5_worth_it(kt, c, c, hw, hw) ? 3 : 4);
       mix(winograd6_better(kt, c, c, hw, hw) ? 5 : 6);
+      mix(winograd2_better(kt, c, c, hw, hw) ? 7 : 8);
     }
   return h;
 }

@@ -1,4 +1,5 @@
-// Winograd F(4 x 4, 3 x 3), F(6 x 6, 3 x 3) and F(2 x 2, 5 x 5) over NHWC, avx2 path:
+// Winograd F(4 x 4, 3 x 3), F(6 x 6, 3 x 3), F(2 x 2, 3 x 3) and F(2 x 2, 5 x 5) over
+// NHWC, avx2 path:
 // driver.inc with a 6 x 16 GEMM microkernel (6 tiles x 2 vectors of output
 // channels: 12 of the 16 ymm registers accumulate), compiled once per (m, r).
 //

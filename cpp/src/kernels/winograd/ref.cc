@@ -1,4 +1,4 @@
-// Winograd F(m x m, r x r) over NHWC (F(4x4, 3x3), F(6x6, 3x3), F(2x2, 5x5)), ref path: the same transforms as the
+// Winograd F(m x m, r x r) over NHWC (F(4x4, 3x3), F(6x6, 3x3), F(2x2, 3x3), F(2x2, 5x5)), ref path: the same transforms as the
 // SIMD paths written as plain matrix loops over one tile at a time, so it is
 // the oracle for their factorised transforms (see transforms.inc for the
 // matrices and tests/kernels/test_winograd.py for the declared error bound).
@@ -15,7 +15,7 @@ namespace {
 #include "kernels/eltwise/math.inc"
 #include "kernels/winograd/transforms.inc"
 
-// F(kM x kM, kR x kR): (4, 3), (6, 3) and (2, 5).
+// F(kM x kM, kR x kR): (4, 3), (6, 3), (2, 3) and (2, 5).
 template <int kM, int kR>
 struct RefWino {
 using W = WinoMat<kM, kR>;
@@ -110,6 +110,7 @@ static void conv_winograd(const ConvNhwcArgs& a) {
 
 using Wg3 = RefWino<4, 3>;
 using Wg6 = RefWino<6, 3>;
+using Wg2 = RefWino<2, 3>;
 using Wg5 = RefWino<2, 5>;
 
 }  // namespace
@@ -123,6 +124,10 @@ void fill_winograd(KernelTable& t) {
   t.winograd6_packed_size = &Wg6::winograd_packed_size;
   t.winograd6_pack = &Wg6::winograd_pack;
   t.conv_winograd6 = &Wg6::conv_winograd;
+  t.winograd2_m = 2;
+  t.winograd2_packed_size = &Wg2::winograd_packed_size;
+  t.winograd2_pack = &Wg2::winograd_pack;
+  t.conv_winograd2 = &Wg2::conv_winograd;
   t.winograd5_m = 2;
   t.winograd5_packed_size = &Wg5::winograd_packed_size;
   t.winograd5_pack = &Wg5::winograd_pack;
