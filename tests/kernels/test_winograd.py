@@ -130,7 +130,7 @@ def test_every_path_has_every_variant(isa):
     assert got == (K.winograd_m("ref"), K.winograd6_m("ref"), K.winograd2_m("ref")) == (4, 6, 2)
 
 
-# Tile edges: H, W in 1..13 cover 1..3 tiles of F(4) and F(6) with every
+# Tile edges: H, W in 1..13 cover 1..3 tiles of F(4) and F(6), 1..7 of F(2), with every
 # remainder; pads 0, 1 and asymmetric ones (the tile grid starts at -pad).
 PADS = [(0, 0, 0, 0), (1, 1, 1, 1), (0, 1, 2, 0), (2, 0, 1, 2)]
 
@@ -245,13 +245,13 @@ def test_simd_agrees_with_ref(isa, m):
 def test_bad_kernel_rejected(isa, m):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 8, 8, 4)).astype(np.float32)
-    # F(4)'s entry also takes 5x5 (F(2x2, 5x5): test_winograd5.py); F(6)'s only 3x3.
+    # F(4)'s entry also takes 5x5 (F(2x2, 5x5): test_winograd5.py); F(6)'s and F(2)'s only 3x3.
     with pytest.raises(Exception, match="needs 3x3.* stride 1"):
         K.conv_nhwc(isa, ALGO[m], x, np.ones((4, 4, 7, 7), np.float32), pads=[3, 3, 3, 3])
     with pytest.raises(Exception, match="needs 3x3.* stride 1"):
         K.conv_nhwc(isa, ALGO[m], x, np.ones((4, 4, 3, 3), np.float32), strides=[2, 2], pads=[1, 1, 1, 1])
-    if m == 6:
-        with pytest.raises(Exception, match="F\\(6x6\\) needs 3x3"):
+    if m in (6, 2):
+        with pytest.raises(Exception, match=f"F\\({m}x{m}\\) needs 3x3"):
             K.conv_nhwc(isa, ALGO[m], x, np.ones((4, 4, 5, 5), np.float32), pads=[2, 2, 2, 2])
 
 
@@ -325,8 +325,13 @@ def test_f6_selection_rule(isa, C, OC, OH, OW, want):
     (256, 256, 7, 7, True),
     (512, 512, 14, 14, False),  # F(4x4) on AVX2 (winograd_worth_it)
     (64, 64, 7, 7, False),      # F(4x4): few channels
-    (32, 512, 7, 7, False),     # C < 64
+    (32, 2048, 7, 7, False),    # C < 64 (F(4x4) turns it down too: its weight stream)
+    (2048, 32, 7, 7, False),    # OC < 64
     (512, 512, 6, 6, False),    # under 7x7
+    (512, 512, 9, 9, False),    # above 8x8: unmeasured
+    (512, 512, 13, 13, False),
+    (64, 64, 1, 300, False),    # F(4x4) turned it down for its tile fill, not its weights
+    (64, 64, 9, 9, False),
     (1024, 1024, 7, 7, False),  # beyond 512 x 512 channels: unmeasured
 ])
 def test_f2_selection_rule(isa, C, OC, OH, OW, want):

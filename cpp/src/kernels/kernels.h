@@ -181,7 +181,7 @@ struct KernelTable {
   // KW * C, and channels [c0, c1) of dw_pack's likewise at w + c0 * KH * KW:
   // a thread can run its share of a layer's channels (ops/conv_pwdw.cc).
   int64_t nhwc_slice_c = 0;
-  // Winograd F(winograd_m x winograd_m, 3 x 3) for 3x3 stride-1 dilation-1
+  // Winograd F(4x4, 3x3) (winograd_m = 4) for 3x3 stride-1 dilation-1
   // convolutions (any padding) over NHWC; 0 = this table has none. Weights
   // transformed and packed at load. Error bound: see tests/kernels.
   int winograd_m = 0;
@@ -281,10 +281,14 @@ static inline bool winograd6_better(const KernelTable& kt, int64_t C, int64_t OC
 // -> 1.59-1.62 ms each at 1 thread, 1.23-1.24 -> 0.86-1.07 at 2; GoogLeNet's
 // 7x7 160->320 and 192->384 0.50 -> 0.33-0.34 and 0.70-0.72 -> 0.46 ms
 // (2 threads 0.25 -> 0.19-0.20, 0.36 -> 0.25). AVX2 only: on AVX-512 the
-// FMA rate doubles against the same weight stream, unmeasured there.
+// FMA rate doubles against the same weight stream, unmeasured there. Only
+// where F(4x4) was turned down for its weight stream (OH x OW x 1024 < C x
+// OC), on the 7x7 and 8x8 maps measured (8x8 tiles of outputs), C and OC
+// >= 64, and C x OC up to 512 x 512.
 static inline bool winograd2_better(const KernelTable& kt, int64_t C, int64_t OC, int64_t OH, int64_t OW) {
   if (kt.winograd2_m == 0 || kt.isa != Isa::Avx2 || winograd_worth_it(kt, C, OC, OH, OW)) return false;
-  return C >= 64 && OC >= 64 && OH * OW >= 49 && C * OC <= 512 * 512;
+  if (OH < 7 || OW < 7 || OH > 8 || OW > 8) return false;
+  return C >= 64 && OC >= 64 && C * OC <= 512 * 512 && OH * OW * 1024 < C * OC;
 }
 
 // Whether conv_winograd5 (F(2x2, 5x5)) should replace conv_nhwc for a 5x5,

@@ -35,7 +35,7 @@ namespace {
 
 enum class NhwcAlgo { Gemm, Winograd, Winograd6, Winograd2, Winograd5, Depthwise };
 
-// Winograd F(m x m, 3 x 3) where the kernels' measured rule says it beats the
+// Winograd F(4x4, 3x3) where the kernels' measured rule says it beats the
 // GEMM path (kernels.h, winograd_worth_it); OH/OW are 0 when the input shape
 // is not known at load, and then the GEMM path runs.
 bool use_winograd(const KernelTable& kt, int64_t C, int64_t OC, int64_t OH, int64_t OW) {

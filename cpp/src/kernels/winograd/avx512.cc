@@ -1,4 +1,4 @@
-// Winograd F(m x m, 3 x 3) over NHWC, avx512 path: driver.inc with a
+// Winograd F(4x4, 3x3), F(6x6, 3x3), F(2x2, 3x3) and F(2x2, 5x5) over NHWC, avx512 path: driver.inc with a
 // 12 x 32 GEMM microkernel (12 tiles x 2 vectors of output channels: 24
 // accumulators, broadcast A, vector B; 8 and 4 tiles for a block's last panel).
 //
@@ -16,7 +16,8 @@
 // (14x14 computes 18x18, 7x7 12x12: 1.65x and 2.9x the work), keeps 64
 // products per tile (V and M 1.8x larger per tile) and has 2x the error
 // (max|err| / max|y| 2.7e-5 vs 1.75e-5 at C = 512, N(0,1)): it only wins on
-// 112x112-and-larger maps, which is where the tables now run it.
+// 112x112-and-larger maps: kernels.h's winograd6_better runs it from 96x96
+// outputs up (measured on Zen 3 at 112x112; 96-111 not measured here).
 //
 // Where the time goes (56x56 64->64, 1 thread): the 36 GEMMs run at ~160
 // GFLOP/s (the microkernel alone, data in L1: 164), the input and output
