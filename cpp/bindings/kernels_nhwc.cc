@@ -117,20 +117,16 @@ void register_kernels_nhwc(py::module_& m) {
           if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
           packed.resize(kt.conv_packed_size(a.OC, a.C, a.KH, a.KW));
           kt.conv_pack(w.data(), a.OC, a.C, a.KH, a.KW, packed.data());
-        } else if (algo == "winograd6") {  // F(6, 3), 3x3 weights only
-          if (kt.winograd6_m == 0) fail(ErrorKind::Input, "conv_nhwc: this ISA has no Winograd F(6x6) kernel");
+        } else if (algo == "winograd6" || algo == "winograd2") {  // F(6, 3) or F(2, 3), 3x3 weights only
+          const bool six = algo == "winograd6";
+          const char* f = six ? "F(6x6)" : "F(2x2)";
+          if ((six ? kt.winograd6_m : kt.winograd2_m) == 0)
+            fail(ErrorKind::Input, "conv_nhwc: this ISA has no Winograd ", f, " kernel");
           if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
           if (a.KH != 3 || a.KW != 3 || a.SH != 1 || a.SW != 1 || a.DH != 1 || a.DW != 1)
-            fail(ErrorKind::Input, "conv_nhwc: Winograd F(6x6) needs 3x3, stride 1, dilation 1");
-          packed.resize(kt.winograd6_packed_size(a.OC, a.C));
-          kt.winograd6_pack(w.data(), a.OC, a.C, packed.data());
-        } else if (algo == "winograd2") {  // F(2, 3), 3x3 weights only
-          if (kt.winograd2_m == 0) fail(ErrorKind::Input, "conv_nhwc: this ISA has no Winograd F(2x2) kernel");
-          if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
-          if (a.KH != 3 || a.KW != 3 || a.SH != 1 || a.SW != 1 || a.DH != 1 || a.DW != 1)
-            fail(ErrorKind::Input, "conv_nhwc: Winograd F(2x2) needs 3x3, stride 1, dilation 1");
-          packed.resize(kt.winograd2_packed_size(a.OC, a.C));
-          kt.winograd2_pack(w.data(), a.OC, a.C, packed.data());
+            fail(ErrorKind::Input, "conv_nhwc: Winograd ", f, " needs 3x3, stride 1, dilation 1");
+          packed.resize((six ? kt.winograd6_packed_size : kt.winograd2_packed_size)(a.OC, a.C));
+          (six ? kt.winograd6_pack : kt.winograd2_pack)(w.data(), a.OC, a.C, packed.data());
         } else if (algo == "winograd") {  // F(4, 3) for 3x3 weights, F(2, 5) for 5x5
           if (kt.winograd_m == 0) fail(ErrorKind::Input, "conv_nhwc: this ISA has no Winograd kernel");
           if (w.shape(1) != a.C) fail(ErrorKind::Input, "conv_nhwc: channel mismatch");
