@@ -12,8 +12,9 @@
 // stride 1 dilation 1 -> kt.conv_winograd (F(4x4, 3x3)) where the table has
 // one and it pays (use_winograd), kt.conv_winograd6 (F(6x6, 3x3)) where that
 // is faster still (winograd6_better), kt.conv_winograd2 (F(2x2, 3x3)) on
-// small maps where F(4x4)'s weights cost too much (winograd2_better); 5x5 likewise -> kt.conv_winograd5 (F(2x2, 5x5),
-// winograd5_worth_it); everything else -> kt.conv_nhwc, per group for a
+// small maps where F(4x4)'s weights cost too much (winograd2_better); 5x5
+// likewise -> kt.conv_winograd5 (F(2x2, 5x5), winograd5_worth_it);
+// everything else -> kt.conv_nhwc, per group for a
 // grouped conv (x and y channel slices with pixel strides C and OC).
 #include <cstring>
 
