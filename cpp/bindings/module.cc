@@ -145,6 +145,46 @@ BufferPtr borrow_buffer(const py::array& arr) {
   return BufferPtr(keep, static_cast<uint8_t*>(const_cast<void*>(arr.data())));
 }
 
+// The ONNX importer's weight arrays (_core.weight_buffer): numpy views on
+// pages a capsule owns. The runtime takes such an array's bytes as they are,
+// with no copy, so that a large initializer is in memory once while loading
+// (read from the file straight into it), and an op that is its only reader
+// may pack into it in place (CreateCtx::adopt).
+struct WeightBuffer {
+  BufferPtr buf;
+  size_t bytes;
+};
+constexpr const char* kWeightCapsule = "cnnrt.weight_buffer";
+
+py::array weight_buffer(int64_t bytes) {
+  if (bytes < 0) fail(ErrorKind::Input, "weight_buffer: negative size ", bytes);
+  auto* w = new WeightBuffer{alloc_pages(static_cast<size_t>(bytes)), static_cast<size_t>(bytes)};
+  PyObject* cap = PyCapsule_New(w, kWeightCapsule, [](PyObject* o) {
+    delete static_cast<WeightBuffer*>(PyCapsule_GetPointer(o, kWeightCapsule));
+  });
+  if (!cap) {
+    delete w;
+    throw py::error_already_set();
+  }
+  py::object owner = py::reinterpret_steal<py::object>(cap);
+  return py::array(py::dtype("uint8"), {static_cast<py::ssize_t>(bytes)}, {}, w->buf.get(), owner);
+}
+
+// The bytes of `arr` as a buffer that shares the WeightBuffer's ownership,
+// or null when arr is not a view on one (or not an aligned, C-contiguous one).
+BufferPtr weight_buffer_view(const py::array& arr) {
+  if (!(arr.flags() & py::array::c_style) || reinterpret_cast<uintptr_t>(arr.data()) % 64 != 0) return nullptr;
+  py::handle h = arr;
+  for (int depth = 0; depth < 32 && py::isinstance<py::array>(h); ++depth)
+    h = py::reinterpret_borrow<py::array>(h).base();
+  if (!h || !PyCapsule_IsValid(h.ptr(), kWeightCapsule)) return nullptr;
+  const auto* w = static_cast<const WeightBuffer*>(PyCapsule_GetPointer(h.ptr(), kWeightCapsule));
+  const auto* p = static_cast<const uint8_t*>(arr.data());
+  const uint8_t* begin = w->buf.get();
+  if (p < begin || static_cast<size_t>(arr.nbytes()) > w->bytes - static_cast<size_t>(p - begin)) return nullptr;
+  return BufferPtr(w->buf, const_cast<uint8_t*>(p));
+}
+
 class PySession {
  public:
   // borrow: the constant and prepacked arrays are used in place (views on a
@@ -209,10 +249,11 @@ class PySession {
     }
     g.inputs = inputs;
     g.outputs = outputs;
-    // The constants move into the runtime: each array is copied into an
-    // aligned tensor and dropped from `constants` (which ends up empty) right
-    // away, so that the caller's and the runtime's copies of the weights
-    // never coexist beyond one tensor.
+    // The constants move into the runtime: each array is dropped from
+    // `constants` (which ends up empty) right away, and taken as is (a
+    // weight_buffer view; with `borrow`, an aligned view on a .cnnrt file)
+    // or copied into an aligned tensor, so that the caller's and the
+    // runtime's copies of the weights never coexist beyond one tensor.
     for (const auto& k : py::list(constants.attr("keys")())) {
       const int id = k.cast<int>();
       py::array arr = py::array::ensure(constants.attr("pop")(k), py::array::c_style);
@@ -221,14 +262,18 @@ class PySession {
         fail(ErrorKind::ModelLoad, "graph '", name, "': constant id ", id, " out of range");
       Tensor t;
       try {
-        BufferPtr view = borrow ? borrow_buffer(arr) : nullptr;
+        BufferPtr view = weight_buffer_view(arr);
+        bool writable = static_cast<bool>(view);  // not borrow_buffer's: a .cnnrt file's read-only mapping
+        if (!view && borrow) view = borrow_buffer(arr);
         if (view) {
           t.dtype = dtype_of(arr);
           t.shape.assign(arr.shape(), arr.shape() + arr.ndim());
           t.buf = std::move(view);
         } else {
           t = tensor_from_array(arr);
+          writable = true;
         }
+        if (writable) g.writable_constants.insert(id);
       } catch (const Error& e) {  // dtype_of's InputError: here the model is at fault
         fail(ErrorKind::ModelLoad, "constant '", g.values[id].name, "': ", e.what());
       }
@@ -557,6 +602,9 @@ PYBIND11_MODULE(_core, m) {
     malloc_trim(0);
 #endif
   });
+  m.def("weight_buffer", &weight_buffer, py::arg("nbytes"),
+        "A uint8 array of nbytes on pages of their own, for the importer to read a weight into: "
+        "a session takes the bytes of arrays viewing it without a copy.");
   m.def("isa_detected", [] { return std::string(isa_name(isa_detected())); });
   m.def("isa_current", [] { return std::string(isa_name(isa_current())); });
   m.def("set_isa", [](const std::string& name) { isa_set(isa_from_name(name.c_str())); });

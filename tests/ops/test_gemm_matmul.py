@@ -7,7 +7,7 @@ import pytest
 from onnx import helper
 
 import cnnrt
-from helpers import check_model, make_model
+from helpers import assert_close, check_model, make_model, run_ort
 
 C_SHAPES = [None, "scalar", "n", "1n", "m1", "mn"]
 
@@ -46,6 +46,66 @@ def test_gemm_fc_layer_shapes(isa, m, k, n):
     model = make_model([node], {"x": np.zeros((m, k), np.float32)}, ["y"],
                        {"w": w, "b": rng.standard_normal(n).astype(np.float32)})
     check_model(model, {"x": rng.standard_normal((m, k)).astype(np.float32)}, isa=isa, threads=2)
+
+
+def _check_loaded(model, feeds, isa, source, tmp_path):
+    """cnnrt loaded from a ModelProto, a file (its weights read into the
+    runtime's own buffers) or bytes, against onnxruntime."""
+    ref = run_ort(model, feeds)
+    if source == "path":
+        path = tmp_path / "m.onnx"
+        path.write_bytes(model.SerializeToString())
+        model = str(path)
+    elif source == "bytes":
+        model = model.SerializeToString()
+    got = cnnrt.load(model, threads=2, isa=isa).run(None, feeds)
+    assert len(got) == len(ref)
+    for k, (g, r) in enumerate(zip(got, ref)):
+        assert_close(g, r, f"output {k}")
+
+
+# A constant B given transposed whose N is a multiple of every ISA's panel
+# width (8, 16, 32) is packed over its own bytes when the Gemm is its only
+# reader (the in-place pack: k = 1024 is a 4 KiB row, the file loader's
+# threshold for reading a weight into the runtime's buffer).
+@pytest.mark.parametrize("m,k,n", [(1, 37, 32), (5, 300, 96), (2, 1024, 128)])
+@pytest.mark.parametrize("source", ["proto", "path", "bytes"])
+def test_gemm_b_packed_in_place(isa, tmp_path, m, k, n, source):
+    rng = np.random.default_rng(k)
+    w = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32)
+    node = helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="fc", transB=1, alpha=0.5)
+    model = make_model([node], {"x": np.zeros((m, k), np.float32)}, ["y"],
+                       {"w": w, "b": rng.standard_normal(n).astype(np.float32)})
+    _check_loaded(model, {"x": rng.standard_normal((m, k)).astype(np.float32)}, isa, source, tmp_path)
+
+
+# A B that something else reads too keeps its bytes: each reader packs its own
+# copy (a Gemm that overwrote it would feed the other reader its packed panels).
+@pytest.mark.parametrize("other", ["gemm", "matmul", "mul", "output"])
+@pytest.mark.parametrize("source", ["proto", "path"])
+def test_gemm_b_read_elsewhere_is_not_overwritten(isa, tmp_path, other, source):
+    rng = np.random.default_rng(5)
+    k, n = 1024, 64
+    w = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32)
+    feeds = {"x": rng.standard_normal((3, k)).astype(np.float32)}
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], name="fc", transB=1)]
+    outputs = ["y"]
+    if other == "gemm":
+        nodes.append(helper.make_node("Gemm", ["x", "w"], ["y2"], name="fc2", transB=1, alpha=2.0))
+        outputs.append("y2")
+    elif other == "matmul":
+        feeds["z"] = rng.standard_normal((2, n)).astype(np.float32)
+        nodes.append(helper.make_node("MatMul", ["z", "w"], ["y2"], name="mm"))
+        outputs.append("y2")
+    elif other == "mul":
+        feeds["s"] = np.array([1.5], np.float32)
+        nodes.append(helper.make_node("Mul", ["w", "s"], ["y2"], name="mul"))
+        outputs.append("y2")
+    else:
+        outputs.append("w")
+    inputs = {name: v for name, v in feeds.items()}
+    model = make_model(nodes, inputs, outputs, {"w": w})
+    _check_loaded(model, feeds, isa, source, tmp_path)
 
 
 def test_gemm_runtime_c(isa):

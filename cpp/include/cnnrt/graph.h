@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cnnrt/tensor.h"
@@ -52,6 +53,10 @@ struct Graph {
   std::vector<int> inputs;
   std::vector<int> outputs;
   std::unordered_map<int, Tensor> constants;
+  // Constants whose buffers the runtime owns and may overwrite (an op that is
+  // their only reader packs into them in place: CreateCtx::adopt). Not the
+  // views on a .cnnrt file's read-only mapping.
+  std::unordered_set<int> writable_constants;
 
   // Re-checks what the compiler promised: ids in range, each value produced
   // once, every node input defined before use. Throws ModelLoadError.

@@ -89,6 +89,11 @@ void CreateCtx::take(int i) {
   if (node_.has_input(i) && constant(i)) taken_[node_.inputs[i]] += 1;
 }
 
+BufferPtr CreateCtx::adopt(int i) {
+  if (!adopt_ || !node_.has_input(i) || !constant(i)) return nullptr;
+  return (*adopt_)(node_.inputs[i]);
+}
+
 Prepacked* CreateCtx::prepacked(const char* tag, size_t bytes) {
   if (!prepacked_) return nullptr;
   for (auto& p : *prepacked_) {
@@ -101,13 +106,21 @@ Prepacked* CreateCtx::prepacked(const char* tag, size_t bytes) {
   return nullptr;
 }
 
-float* PackedBuf::prepare(CreateCtx& c, const char* tag, size_t n) {
+float* PackedBuf::prepare(CreateCtx& c, const char* tag, size_t n) { return prepare(c, tag, n, nullptr); }
+
+float* PackedBuf::prepare(CreateCtx& c, const char* tag, size_t n, BufferPtr own) {
   tag_ = tag;
   n_ = n;
   if (Prepacked* p = c.prepacked(tag, n * sizeof(float))) {
     keep_ = p->keep;
     p_ = static_cast<const float*>(p->data);
     return nullptr;
+  }
+  if (own) {
+    keep_ = std::move(own);
+    float* d = reinterpret_cast<float*>(keep_.get());
+    p_ = d;
+    return d;
   }
   // Aligned pages (alloc_pages): a std::vector's block sat 16 bytes past a
   // page, so every 64-byte weight vector the kernels load spanned two cache

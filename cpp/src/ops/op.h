@@ -120,9 +120,10 @@ struct PackedOut {
 
 class CreateCtx {
  public:
+  // adopt: the session's CreateCtx::adopt (null: nothing is handed over).
   CreateCtx(const Node& node, const Graph& graph, const KernelTable& kt, std::vector<int>& taken,
-            std::vector<Prepacked>* prepacked = nullptr)
-      : node_(node), graph_(graph), kt_(kt), taken_(taken), prepacked_(prepacked) {}
+            std::vector<Prepacked>* prepacked = nullptr, const std::function<BufferPtr(int)>* adopt = nullptr)
+      : node_(node), graph_(graph), kt_(kt), taken_(taken), prepacked_(prepacked), adopt_(adopt) {}
   // The prepacked blob `tag` for this node, or null (then the op packs). A
   // blob of another size than the op's layout needs is a ModelLoadError.
   Prepacked* prepacked(const char* tag, size_t bytes);
@@ -133,6 +134,13 @@ class CreateCtx {
   // The op keeps its own (packed) copy of constant input i; the original may
   // be freed once every consumer has taken it.
   void take(int i);
+  // Constant input i's buffer, handed to the op to overwrite (a layout packed
+  // in place: a large weight is then not held twice while loading), when
+  // nothing else can see it: the runtime owns it (not a view on a .cnnrt
+  // file), this node is its only reader, it is no graph output and no other
+  // tensor or numpy array shares it. Null otherwise. constant(i) then has no
+  // bytes; the op still calls take(i).
+  BufferPtr adopt(int i);
   // What the graph knows of input i (shape and dtype hints); input i must be present.
   const ValueInfo& info(int i) const {
     if (!node_.has_input(i)) fail("input ", i, " is required but absent");
@@ -153,6 +161,7 @@ class CreateCtx {
   const KernelTable& kt_;
   std::vector<int>& taken_;
   std::vector<Prepacked>* prepacked_;
+  const std::function<BufferPtr(int)>* adopt_;
 };
 
 // An op's packed weights: packed at create into its own storage, or a
@@ -165,6 +174,9 @@ class PackedBuf {
   // Returns where to pack n floats, or null when a prepacked blob `tag` of
   // that size was handed over and is now used instead.
   float* prepare(CreateCtx& c, const char* tag, size_t n);
+  // The same, packing into `own` (n floats or more, 64-byte aligned, from
+  // CreateCtx::adopt) instead of new pages where it is not null.
+  float* prepare(CreateCtx& c, const char* tag, size_t n, BufferPtr own);
   const float* data() const { return p_; }
   size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }

@@ -131,7 +131,7 @@ Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::v
     if (is_const_[id] && !is_output[id] && created[id] == consumers[id] && taken[id] == consumers[id]) {
       auto it = graph_.constants.find(id);
       if (it == graph_.constants.end()) return;
-      freed += it->second.nbytes();
+      if (it->second.buf) freed += it->second.nbytes();  // null: an op adopted it
       graph_.constants.erase(it);
 #if defined(__GLIBC__)
       if (freed >= (size_t(16) << 20)) {
@@ -142,6 +142,14 @@ Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::v
     }
   };
   for (int id = 0; id < nv; ++id) release_if_done(id);  // unread constants
+  // CreateCtx::adopt. use_count: a numpy array (the importer's weight
+  // buffer) or another constant sharing the bytes keeps them read-only.
+  const std::function<BufferPtr(int)> adopt = [&](int id) -> BufferPtr {
+    if (!graph_.writable_constants.count(id) || consumers[id] != 1 || is_output[id]) return nullptr;
+    auto it = graph_.constants.find(id);
+    if (it == graph_.constants.end() || !it->second.buf || it->second.buf.use_count() != 1) return nullptr;
+    return std::move(it->second.buf);
+  };
   ops_.reserve(graph_.nodes.size());
   for (const auto& kv : prepacked)
     if (kv.first < 0 || static_cast<size_t>(kv.first) >= graph_.nodes.size())
@@ -150,7 +158,7 @@ Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::v
   for (size_t ni = 0; ni < graph_.nodes.size(); ++ni) {
     const Node& n = graph_.nodes[ni];
     auto pp = prepacked.find(static_cast<int>(ni));
-    CreateCtx ctx(n, graph_, *kt_, taken, pp == prepacked.end() ? nullptr : &pp->second);
+    CreateCtx ctx(n, graph_, *kt_, taken, pp == prepacked.end() ? nullptr : &pp->second, &adopt);
     ops_.push_back(find_op(n.op)(ctx));
     if (pp != prepacked.end()) {
       for (const auto& p : pp->second)

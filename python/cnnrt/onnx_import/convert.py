@@ -8,6 +8,8 @@ reported, all at once, in one UnsupportedOpError.
 from __future__ import annotations
 
 import functools
+import math
+import sys
 
 from collections import deque
 from typing import Dict, List
@@ -16,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from .. import _core
 from ..errors import ModelLoadError, UnsupportedOpError
 from ..ir import Graph, Node, Value
 from .normalize import normalize_node, SUPPORTED_DTYPES
@@ -65,6 +68,25 @@ def _to_array(t: onnx.TensorProto, where: str) -> np.ndarray:
     if list(arr.shape) != dims:
         raise ModelLoadError(f"{where}: tensor '{t.name}' holds shape {list(arr.shape)}, its dims say {dims}")
     return _runtime_array(arr, where, t.name)
+
+
+def _read_float32(t: onnx.TensorProto, weights, index: int):
+    """A float32 initializer whose bytes are in `weights`, read straight into
+    a runtime weight buffer (_core.weight_buffer): the only copy while
+    loading, which the session then takes without copying (a protobuf
+    tensor's bytes and numpy's array would be two more). None: not such a
+    tensor (or its size is off): the caller's path, with its messages."""
+    if t.data_type != onnx.TensorProto.FLOAT or sys.byteorder != "little":
+        return None
+    dims = [int(d) for d in t.dims]
+    if any(d < 0 for d in dims):
+        return None
+    numel = math.prod(dims)
+    if numel == 0 or weights.nbytes(index) != 4 * numel:
+        return None
+    buf = _core.weight_buffer(4 * numel)
+    weights.read_into(index, buf)
+    return buf.view(np.float32).reshape(dims)
 
 
 def _runtime_array(arr: np.ndarray, where: str, name: str) -> np.ndarray:
@@ -185,6 +207,10 @@ def to_ir(model: onnx.ModelProto, label: str, known_ops=None, runtime_ops=None, 
         if not t.name:
             raise ModelLoadError(f"model '{label}': an initializer has no name")
         if weights is not None and i in weights:
+            arr = _read_float32(t, weights, i)
+            if arr is not None:
+                consts[t.name] = arr
+                continue
             # A tensor of its own (freed after conversion), with the bytes.
             whole = onnx.TensorProto()
             whole.CopyFrom(t)

@@ -56,6 +56,26 @@ class Weights:
             return data
         return bytes(source[offset:offset + length])
 
+    def nbytes(self, index: int) -> int:
+        return self._where[index][2]
+
+    def read_into(self, index: int, out) -> None:
+        """Reads the bytes into `out`, a writable buffer of exactly nbytes(index)."""
+        source, offset, length, short_read = self._where[index]
+        view = memoryview(out).cast("B")
+        if len(view) != length:
+            raise ValueError(f"read_into: a buffer of {len(view)} bytes for {length}")
+        if not isinstance(source, str):
+            view[:] = memoryview(source)[offset:offset + length]
+            return
+        fd = self._files[source].fileno()
+        done = 0
+        while done < length:  # one read returns at most ~2 GiB on Linux
+            n = os.preadv(fd, [view[done:]], offset + done)
+            if n <= 0:
+                raise ModelLoadError(short_read)
+            done += n
+
     def close(self) -> None:
         for f in self._files.values():
             f.close()
