@@ -64,18 +64,25 @@ def _check_loaded(model, feeds, isa, source, tmp_path):
         assert_close(g, r, f"output {k}")
 
 
-# A constant B given transposed whose N is a multiple of every ISA's panel
-# width (8, 16, 32) is packed over its own bytes when the Gemm is its only
-# reader (the in-place pack: k = 1024 is a 4 KiB row, the file loader's
-# threshold for reading a weight into the runtime's buffer).
-@pytest.mark.parametrize("m,k,n", [(1, 37, 32), (5, 300, 96), (2, 1024, 128)])
+# A constant B whose N is a multiple of every ISA's panel width (8, 16, 32) is
+# packed over its own bytes when the op is its only reader: given transposed
+# (Gemm transB = 1, PyTorch's Linear) panel by panel, as K x N (Gemm, MatMul:
+# Keras's Dense) by a cycle-following block transpose. K = 1 and N = 32 (one
+# panel on AVX-512) are already in panel order; 1024 x 4 bytes is the file
+# loader's threshold for reading a weight into the runtime's buffer.
+@pytest.mark.parametrize("m,k,n", [(1, 37, 32), (5, 300, 96), (2, 1024, 128), (3, 1, 64), (2, 50, 160)])
 @pytest.mark.parametrize("source", ["proto", "path", "bytes"])
-def test_gemm_b_packed_in_place(isa, tmp_path, m, k, n, source):
+@pytest.mark.parametrize("op", ["gemm_tb1", "gemm_tb0", "matmul"])
+def test_b_packed_in_place(isa, tmp_path, m, k, n, source, op):
     rng = np.random.default_rng(k)
-    w = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32)
-    node = helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="fc", transB=1, alpha=0.5)
-    model = make_model([node], {"x": np.zeros((m, k), np.float32)}, ["y"],
-                       {"w": w, "b": rng.standard_normal(n).astype(np.float32)})
+    w = (rng.standard_normal((n, k) if op == "gemm_tb1" else (k, n)) / np.sqrt(k)).astype(np.float32)
+    if op == "matmul":
+        node = helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")
+        inits = {"w": w}
+    else:
+        node = helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="fc", transB=int(op == "gemm_tb1"), alpha=0.5)
+        inits = {"w": w, "b": rng.standard_normal(n).astype(np.float32)}
+    model = make_model([node], {"x": np.zeros((m, k), np.float32)}, ["y"], inits)
     _check_loaded(model, {"x": rng.standard_normal((m, k)).astype(np.float32)}, isa, source, tmp_path)
 
 

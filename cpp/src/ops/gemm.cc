@@ -18,23 +18,61 @@ std::string gemm_name(const KernelTable& kt, bool packed_b) {
          std::to_string(kt.gemm_nr) + (packed_b ? " (B packed at load)" : "");
 }
 
-// B given transposed (N x K, a fully connected layer's weights as PyTorch
-// exports them) packed over its own bytes. Packed B is ceil(N/NR) panels of
-// [K][NR]: where NR divides N, panel j takes exactly the bytes of B's rows
-// [j NR, (j+1) NR). Each panel's rows are copied aside (NR x K floats) and
-// packed back over themselves, so a classifier's weights are not held twice
-// while loading (VGG-16's 25088 x 4096 layer: 392 MiB).
+// Constant B packed over its own bytes, so that a fully connected layer's
+// weights are not held twice while loading (VGG-16's first: 392 MiB). Packed
+// B is ceil(N/NR) panels of [K][NR]; where NR divides N it is exactly as
+// large as B, and a permutation of B's NR-float blocks:
+// - B given transposed (N x K, as PyTorch exports Linear): panel j is the
+//   bytes of B's rows [j NR, (j+1) NR), so each is copied aside (NR x K
+//   floats) and packed back over itself.
+// - B as K x N (MatMul, Keras's Dense): B is a K x (N/NR) matrix of blocks
+//   and the packed layout its transpose, done in place by following the
+//   permutation's cycles (a bit per block marks the blocks placed).
 static bool packs_in_place(const KernelTable& kt, int64_t K, int64_t N) {
   return N % kt.gemm_nr == 0 && kt.gemm_packed_b_size(K, N) == static_cast<size_t>(K * N);
 }
 
-static void pack_b_trans_in_place(const KernelTable& kt, int64_t K, int64_t N, float* b) {
+static void pack_b_in_place(const KernelTable& kt, int64_t K, int64_t N, bool trans, float* b) {
   const int64_t nr = kt.gemm_nr;
-  std::vector<float> rows(static_cast<size_t>(nr * K));
-  for (int64_t j = 0; j < N; j += nr) {
-    float* panel = b + j * K;
-    std::memcpy(rows.data(), panel, rows.size() * sizeof(float));
-    kt.gemm_pack_b(K, nr, rows.data(), K, true, panel);
+  if (trans) {
+    std::vector<float> rows(static_cast<size_t>(nr * K));
+    for (int64_t j = 0; j < N; j += nr) {
+      float* panel = b + j * K;
+      std::memcpy(rows.data(), panel, rows.size() * sizeof(float));
+      kt.gemm_pack_b(K, nr, rows.data(), K, true, panel);
+    }
+    return;
+  }
+  const int64_t cols = N / nr, blocks = K * cols;  // block (k, j) at k cols + j goes to j K + k
+  if (K == 1 || cols == 1) return;                 // already in panel order
+  const size_t bytes = static_cast<size_t>(nr) * sizeof(float);
+  std::vector<uint64_t> placed(static_cast<size_t>((blocks + 63) / 64));
+  std::vector<float> carry(static_cast<size_t>(nr)), held(static_cast<size_t>(nr));
+  for (int64_t start = 1; start < blocks - 1; ++start) {  // the first and last blocks stay
+    if (placed[start >> 6] >> (start & 63) & 1) continue;
+    std::memcpy(carry.data(), b + start * nr, bytes);
+    int64_t at = start;
+    do {
+      const int64_t to = (at % cols) * K + at / cols;
+      std::memcpy(held.data(), b + to * nr, bytes);
+      std::memcpy(b + to * nr, carry.data(), bytes);
+      carry.swap(held);
+      placed[to >> 6] |= uint64_t(1) << (to & 63);
+      at = to;
+    } while (at != start);
+  }
+}
+
+// Packs constant input 1, B (K x N, or N x K when trans), into `buf`: over
+// B's own bytes where the op is its only reader and the layout fits.
+static void pack_constant_b(CreateCtx& c, const KernelTable& kt, PackedBuf& buf, const char* tag, const Tensor& b,
+                            int64_t K, int64_t N, bool trans) {
+  const size_t packed = kt.gemm_packed_b_size(K, N);
+  BufferPtr own = packs_in_place(kt, K, N) ? c.adopt(1) : nullptr;  // after it, b has no bytes
+  if (own) {
+    if (float* dst = buf.prepare(c, tag, packed, std::move(own))) pack_b_in_place(kt, K, N, trans, dst);
+  } else if (float* dst = buf.prepare(c, tag, packed)) {
+    kt.gemm_pack_b(K, N, b.ptr<float>(), b.shape[1], trans, dst);
   }
 }
 
@@ -51,13 +89,7 @@ class GemmOp : public Op {
       if (b->dtype != DType::F32 || b->shape.size() != 2) c.fail("B must be a 2-D float32 matrix, got ", shape_str(b->shape));
       K_ = tb_ ? b->shape[1] : b->shape[0];
       N_ = tb_ ? b->shape[0] : b->shape[1];
-      const size_t packed = kt_.gemm_packed_b_size(K_, N_);
-      BufferPtr own = tb_ && packs_in_place(kt_, K_, N_) ? c.adopt(1) : nullptr;  // after it, b has no bytes
-      if (own) {
-        if (float* dst = packed_b_.prepare(c, "gemm.b", packed, own)) pack_b_trans_in_place(kt_, K_, N_, dst);
-      } else if (float* dst = packed_b_.prepare(c, "gemm.b", packed)) {
-        kt_.gemm_pack_b(K_, N_, b->ptr<float>(), b->shape[1], tb_, dst);
-      }
+      pack_constant_b(c, kt_, packed_b_, "gemm.b", *b, K_, N_, tb_);
       c.take(1);
     }
     // A constant bias row (C of shape [N] or [1, N]) becomes the epilogue's bias_n.
@@ -154,8 +186,7 @@ class MatMulOp : public Op {
       if (b->dtype == DType::F32 && b->shape.size() == 2) {
         K_ = b->shape[0];
         N_ = b->shape[1];
-        if (float* dst = packed_b_.prepare(c, "matmul.b", kt_.gemm_packed_b_size(K_, N_)))
-          kt_.gemm_pack_b(K_, N_, b->ptr<float>(), N_, false, dst);
+        pack_constant_b(c, kt_, packed_b_, "matmul.b", *b, K_, N_, false);
         c.take(1);
       }
     }
