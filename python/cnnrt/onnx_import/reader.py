@@ -66,7 +66,10 @@ class Weights:
         if len(view) != length:
             raise ValueError(f"read_into: a buffer of {len(view)} bytes for {length}")
         if not isinstance(source, str):
-            view[:] = memoryview(source)[offset:offset + length]
+            part = memoryview(source)[offset:offset + length]
+            if len(part) != length:  # the scan keeps ranges inside the bytes; checked all the same
+                raise ModelLoadError(short_read or f"model '{self._label}': an initializer's bytes run past the end")
+            view[:] = part
             return
         fd = self._files[source].fileno()
         done = 0
