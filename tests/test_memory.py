@@ -59,7 +59,8 @@ def _relu_chain():
                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 1024])])
 
 
-CHILD = r"""
+# The children's common part: RSS and peak RSS from /proc.
+CHILD_HEAD = r"""
 import json, sys
 import numpy as np
 import cnnrt
@@ -83,6 +84,9 @@ def reset_peak():
     except OSError:
         return False
 
+"""
+
+CHILD = CHILD_HEAD + r"""
 big, small, tiny = sys.argv[1:4]
 warm = cnnrt.load(tiny, threads=1)  # first-load imports and one-time set-up
 warm.run(None, {"x": np.ones((2, 1024), np.float32)})
@@ -157,21 +161,7 @@ def test_rss_does_not_grow_over_runs(measured):
 # (protobuf's bytes, numpy's array, the runtime's copy, the packed copy).
 FC_K, FC_N = 4096, 4096
 
-ONE_CHILD = r"""
-import json, sys
-import numpy as np
-import cnnrt
-
-def status_mib(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-
-def reset_peak():
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
+ONE_CHILD = CHILD_HEAD + r"""
 path, tiny, source = sys.argv[1:4]
 warm = cnnrt.load(tiny, threads=1)
 warm.run(None, {"x": np.ones((2, 1024), np.float32)})
