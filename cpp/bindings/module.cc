@@ -47,10 +47,14 @@ py::dtype np_dtype(DType t) {
   }
 }
 
+// On pages of its own (alloc_pages), as packed weights are: an op may adopt
+// the copy of a constant as its packed B (CreateCtx::adopt).
 Tensor tensor_from_array(const py::array& a) {
   if (!(a.flags() & py::array::c_style)) fail(ErrorKind::Input, "array must be C-contiguous");
-  Shape shape(a.shape(), a.shape() + a.ndim());
-  Tensor t(dtype_of(a), shape);
+  Tensor t;
+  t.dtype = dtype_of(a);
+  t.shape.assign(a.shape(), a.shape() + a.ndim());
+  t.buf = alloc_pages(t.nbytes());
   if (t.nbytes()) std::memcpy(t.data(), a.data(), t.nbytes());
   return t;
 }
@@ -181,7 +185,9 @@ BufferPtr weight_buffer_view(const py::array& arr) {
   const auto* w = static_cast<const WeightBuffer*>(PyCapsule_GetPointer(h.ptr(), kWeightCapsule));
   const auto* p = static_cast<const uint8_t*>(arr.data());
   const uint8_t* begin = w->buf.get();
-  if (p < begin || static_cast<size_t>(arr.nbytes()) > w->bytes - static_cast<size_t>(p - begin)) return nullptr;
+  if (p < begin || static_cast<size_t>(p - begin) > w->bytes ||
+      static_cast<size_t>(arr.nbytes()) > w->bytes - static_cast<size_t>(p - begin))
+    return nullptr;
   return BufferPtr(w->buf, const_cast<uint8_t*>(p));
 }
 

@@ -48,9 +48,14 @@ def test_gemm_fc_layer_shapes(isa, m, k, n):
     check_model(model, {"x": rng.standard_normal((m, k)).astype(np.float32)}, isa=isa, threads=2)
 
 
+MR = {"ref": 4, "avx2": 6, "avx512": 8}   # the GEMM microkernel's rows and columns per ISA
+NR = {"ref": 8, "avx2": 16, "avx512": 32}
+
+
 def _check_loaded(model, feeds, isa, source, tmp_path):
     """cnnrt loaded from a ModelProto, a file (its weights read into the
-    runtime's own buffers) or bytes, against onnxruntime."""
+    runtime's own buffers) or bytes, against onnxruntime; returns the kernel
+    each node runs (Session.kernels: whether B was packed in place)."""
     ref = run_ort(model, feeds)
     if source == "path":
         path = tmp_path / "m.onnx"
@@ -58,10 +63,12 @@ def _check_loaded(model, feeds, isa, source, tmp_path):
         model = str(path)
     elif source == "bytes":
         model = model.SerializeToString()
-    got = cnnrt.load(model, threads=2, isa=isa).run(None, feeds)
+    sess = cnnrt.load(model, threads=2, isa=isa)
+    got = sess.run(None, feeds)
     assert len(got) == len(ref)
     for k, (g, r) in enumerate(zip(got, ref)):
         assert_close(g, r, f"output {k}")
+    return [kernel for _, _, kernel, _ in sess._core.kernels()]
 
 
 # A constant B whose N is a multiple of every ISA's panel width (8, 16, 32) is
@@ -83,7 +90,8 @@ def test_b_packed_in_place(isa, tmp_path, m, k, n, source, op):
         node = helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="fc", transB=int(op == "gemm_tb1"), alpha=0.5)
         inits = {"w": w, "b": rng.standard_normal(n).astype(np.float32)}
     model = make_model([node], {"x": np.zeros((m, k), np.float32)}, ["y"], inits)
-    _check_loaded(model, {"x": rng.standard_normal((m, k)).astype(np.float32)}, isa, source, tmp_path)
+    kernels = _check_loaded(model, {"x": rng.standard_normal((m, k)).astype(np.float32)}, isa, source, tmp_path)
+    assert kernels == [f"{isa}::f32_gemm_{MR[isa]}x{NR[isa]} (B packed at load, in place)"]
 
 
 # A B that something else reads too keeps its bytes: each reader packs its own
@@ -112,7 +120,9 @@ def test_gemm_b_read_elsewhere_is_not_overwritten(isa, tmp_path, other, source):
         outputs.append("w")
     inputs = {name: v for name, v in feeds.items()}
     model = make_model(nodes, inputs, outputs, {"w": w})
-    _check_loaded(model, feeds, isa, source, tmp_path)
+    kernels = _check_loaded(model, feeds, isa, source, tmp_path)
+    assert f"{isa}::f32_gemm_{MR[isa]}x{NR[isa]} (B packed at load)" in kernels
+    assert not any("in place" in k for k in kernels), kernels
 
 
 def test_gemm_runtime_c(isa):

@@ -2,6 +2,7 @@
 // broadcast; fused activation from the compiler) and MatMul (numpy
 // semantics: 1-D promotion, batch broadcasting). A constant B is packed once.
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "ops/op.h"
@@ -13,9 +14,9 @@ ActParams read_fused_act(const Node& n);
 namespace {
 
 // "avx512::f32_gemm_14x32 (B packed at load)": the table's GEMM microkernel.
-std::string gemm_name(const KernelTable& kt, bool packed_b) {
+std::string gemm_name(const KernelTable& kt, bool packed_b, bool in_place) {
   return std::string(isa_name(kt.isa)) + "::f32_gemm_" + std::to_string(kt.gemm_mr) + "x" +
-         std::to_string(kt.gemm_nr) + (packed_b ? " (B packed at load)" : "");
+         std::to_string(kt.gemm_nr) + (!packed_b ? "" : in_place ? " (B packed at load, in place)" : " (B packed at load)");
 }
 
 // Constant B packed over its own bytes, so that a fully connected layer's
@@ -28,35 +29,39 @@ std::string gemm_name(const KernelTable& kt, bool packed_b) {
 // - B as K x N (MatMul, Keras's Dense): B is a K x (N/NR) matrix of blocks
 //   and the packed layout its transpose, done in place by following the
 //   permutation's cycles (a bit per block marks the blocks placed).
-static bool packs_in_place(const KernelTable& kt, int64_t K, int64_t N) {
-  return N % kt.gemm_nr == 0 && kt.gemm_packed_b_size(K, N) == static_cast<size_t>(K * N);
-}
-
+// Scratch comes from alloc_buffer: out of memory is then a ModelLoadError
+// that says so.
 static void pack_b_in_place(const KernelTable& kt, int64_t K, int64_t N, bool trans, float* b) {
   const int64_t nr = kt.gemm_nr;
   if (trans) {
-    std::vector<float> rows(static_cast<size_t>(nr * K));
+    const size_t bytes = static_cast<size_t>(nr * K) * sizeof(float);
+    BufferPtr keep = alloc_buffer(bytes);
+    float* rows = reinterpret_cast<float*>(keep.get());
     for (int64_t j = 0; j < N; j += nr) {
       float* panel = b + j * K;
-      std::memcpy(rows.data(), panel, rows.size() * sizeof(float));
-      kt.gemm_pack_b(K, nr, rows.data(), K, true, panel);
+      std::memcpy(rows, panel, bytes);
+      kt.gemm_pack_b(K, nr, rows, K, true, panel);
     }
     return;
   }
   const int64_t cols = N / nr, blocks = K * cols;  // block (k, j) at k cols + j goes to j K + k
   if (K == 1 || cols == 1) return;                 // already in panel order
   const size_t bytes = static_cast<size_t>(nr) * sizeof(float);
-  std::vector<uint64_t> placed(static_cast<size_t>((blocks + 63) / 64));
-  std::vector<float> carry(static_cast<size_t>(nr)), held(static_cast<size_t>(nr));
+  const size_t words = static_cast<size_t>((blocks + 63) / 64);
+  BufferPtr keep = alloc_buffer(words * sizeof(uint64_t) + 2 * bytes);
+  uint64_t* placed = reinterpret_cast<uint64_t*>(keep.get());
+  std::memset(placed, 0, words * sizeof(uint64_t));
+  float* carry = reinterpret_cast<float*>(placed + words);
+  float* held = carry + nr;
   for (int64_t start = 1; start < blocks - 1; ++start) {  // the first and last blocks stay
     if (placed[start >> 6] >> (start & 63) & 1) continue;
-    std::memcpy(carry.data(), b + start * nr, bytes);
+    std::memcpy(carry, b + start * nr, bytes);
     int64_t at = start;
     do {
       const int64_t to = (at % cols) * K + at / cols;
-      std::memcpy(held.data(), b + to * nr, bytes);
-      std::memcpy(b + to * nr, carry.data(), bytes);
-      carry.swap(held);
+      std::memcpy(held, b + to * nr, bytes);
+      std::memcpy(b + to * nr, carry, bytes);
+      std::swap(carry, held);
       placed[to >> 6] |= uint64_t(1) << (to & 63);
       at = to;
     } while (at != start);
@@ -64,16 +69,21 @@ static void pack_b_in_place(const KernelTable& kt, int64_t K, int64_t N, bool tr
 }
 
 // Packs constant input 1, B (K x N, or N x K when trans), into `buf`: over
-// B's own bytes where the op is its only reader and the layout fits.
-static void pack_constant_b(CreateCtx& c, const KernelTable& kt, PackedBuf& buf, const char* tag, const Tensor& b,
+// B's own bytes where the op is its only reader and NR divides N. Returns
+// whether it packed in place.
+static bool pack_constant_b(CreateCtx& c, const KernelTable& kt, PackedBuf& buf, const char* tag, const Tensor& b,
                             int64_t K, int64_t N, bool trans) {
   const size_t packed = kt.gemm_packed_b_size(K, N);
-  BufferPtr own = packs_in_place(kt, K, N) ? c.adopt(1) : nullptr;  // after it, b has no bytes
+  BufferPtr own = N % kt.gemm_nr == 0 ? c.adopt(1) : nullptr;  // after it, b has no bytes
   if (own) {
-    if (float* dst = buf.prepare(c, tag, packed, std::move(own))) pack_b_in_place(kt, K, N, trans, dst);
+    if (float* dst = buf.prepare(c, tag, packed, std::move(own))) {
+      pack_b_in_place(kt, K, N, trans, dst);
+      return true;
+    }
   } else if (float* dst = buf.prepare(c, tag, packed)) {
     kt.gemm_pack_b(K, N, b.ptr<float>(), b.shape[1], trans, dst);
   }
+  return false;
 }
 
 class GemmOp : public Op {
@@ -89,7 +99,7 @@ class GemmOp : public Op {
       if (b->dtype != DType::F32 || b->shape.size() != 2) c.fail("B must be a 2-D float32 matrix, got ", shape_str(b->shape));
       K_ = tb_ ? b->shape[1] : b->shape[0];
       N_ = tb_ ? b->shape[0] : b->shape[1];
-      pack_constant_b(c, kt_, packed_b_, "gemm.b", *b, K_, N_, tb_);
+      b_in_place_ = pack_constant_b(c, kt_, packed_b_, "gemm.b", *b, K_, N_, tb_);
       c.take(1);
     }
     // A constant bias row (C of shape [N] or [1, N]) becomes the epilogue's bias_n.
@@ -165,7 +175,7 @@ class GemmOp : public Op {
     };
   }
 
-  std::string describe() const override { return gemm_name(kt_, !packed_b_.empty()); }
+  std::string describe() const override { return gemm_name(kt_, !packed_b_.empty(), b_in_place_); }
 
  private:
   const KernelTable& kt_;
@@ -175,6 +185,7 @@ class GemmOp : public Op {
   ActParams act_;
   void export_packed(std::vector<PackedOut>& out) const override { packed_b_.export_to(out); }
   PackedBuf packed_b_;
+  bool b_in_place_ = false;  // packed over the constant's own bytes (pack_constant_b)
   std::vector<float> bias_n_;
 };
 
@@ -186,7 +197,7 @@ class MatMulOp : public Op {
       if (b->dtype == DType::F32 && b->shape.size() == 2) {
         K_ = b->shape[0];
         N_ = b->shape[1];
-        pack_constant_b(c, kt_, packed_b_, "matmul.b", *b, K_, N_, false);
+        b_in_place_ = pack_constant_b(c, kt_, packed_b_, "matmul.b", *b, K_, N_, false);
         c.take(1);
       }
     }
@@ -296,7 +307,7 @@ class MatMulOp : public Op {
     };
   }
 
-  std::string describe() const override { return gemm_name(kt_, !packed_b_.empty()); }
+  std::string describe() const override { return gemm_name(kt_, !packed_b_.empty(), b_in_place_); }
 
  private:
   const KernelTable& kt_;
@@ -304,6 +315,7 @@ class MatMulOp : public Op {
   ActParams act_;
   void export_packed(std::vector<PackedOut>& out) const override { packed_b_.export_to(out); }
   PackedBuf packed_b_;
+  bool b_in_place_ = false;  // packed over the constant's own bytes (pack_constant_b)
   std::vector<float> bias_;
 };
 

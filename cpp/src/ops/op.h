@@ -164,8 +164,9 @@ class CreateCtx {
   const std::function<BufferPtr(int)>* adopt_;
 };
 
-// An op's packed weights: packed at create into its own storage, or a
-// prepacked blob borrowed in place (CreateCtx::prepacked).
+// An op's packed weights: packed at create into its own storage or over a
+// constant's own bytes (CreateCtx::adopt), or a prepacked blob borrowed in
+// place (CreateCtx::prepacked).
 class PackedBuf {
  public:
   PackedBuf() = default;
@@ -185,7 +186,7 @@ class PackedBuf {
   }
 
  private:
-  BufferPtr keep_;  // the packed floats (64-byte aligned) or the prepacked blob's owner
+  BufferPtr keep_;  // the packed floats (64-byte aligned; an adopted constant's buffer) or the prepacked blob's owner
   const float* p_ = nullptr;
   size_t n_ = 0;
   std::string tag_;

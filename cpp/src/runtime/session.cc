@@ -122,10 +122,11 @@ Session::Session(Graph graph, SessionOptions opt, std::unordered_map<int, std::v
       if (id >= 0) consumers[id] += 1;
   std::vector<char> is_output(nv, 0);
   for (int id : graph_.outputs) is_output[id] = 1;
-  // The packed copies get pages of their own (alloc_pages), so the heap
-  // blocks of the originals freed here are not reused by them: glibc keeps
-  // such holes until a trim, which runs every 16 MiB freed (ResNet-50 peaked
-  // at 2x its weights during load without it).
+  // The packed copies, and the originals of 64 KiB and more, get pages of
+  // their own (alloc_pages): freeing an original returns it to the OS. The
+  // smaller ones are heap blocks, which glibc keeps as holes until a trim,
+  // run here every 16 MiB freed (ResNet-50 peaked at 2x its weights during
+  // load when every original was a heap block and nothing trimmed).
   size_t freed = 0;
   auto release_if_done = [&](int id) {
     if (is_const_[id] && !is_output[id] && created[id] == consumers[id] && taken[id] == consumers[id]) {

@@ -50,7 +50,10 @@ class Weights:
     def read(self, index: int) -> bytes:
         source, offset, length, short_read = self._where[index]
         if isinstance(source, str):
-            data = os.pread(self._files[source].fileno(), length, offset)
+            try:
+                data = os.pread(self._files[source].fileno(), length, offset)
+            except OSError as e:  # EIO, a file on a vanished mount, ...
+                raise ModelLoadError(f"model '{self._label}': cannot read the weights from '{source}' ({e.strerror})") from None
             if len(data) != length:
                 raise ModelLoadError(short_read)
             return data
@@ -74,7 +77,10 @@ class Weights:
         fd = self._files[source].fileno()
         done = 0
         while done < length:  # one read returns at most ~2 GiB on Linux
-            n = os.preadv(fd, [view[done:]], offset + done)
+            try:
+                n = os.preadv(fd, [view[done:]], offset + done)
+            except OSError as e:
+                raise ModelLoadError(f"model '{self._label}': cannot read the weights from '{source}' ({e.strerror})") from None
             if n <= 0:
                 raise ModelLoadError(short_read)
             done += n
