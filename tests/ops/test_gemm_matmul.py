@@ -7,6 +7,7 @@ import pytest
 from onnx import helper
 
 import cnnrt
+from cnnrt import _core
 from helpers import assert_close, check_model, make_model, run_ort
 
 C_SHAPES = [None, "scalar", "n", "1n", "m1", "mn"]
@@ -48,8 +49,10 @@ def test_gemm_fc_layer_shapes(isa, m, k, n):
     check_model(model, {"x": rng.standard_normal((m, k)).astype(np.float32)}, isa=isa, threads=2)
 
 
-MR = {"ref": 4, "avx2": 6, "avx512": 8}   # the GEMM microkernel's rows and columns per ISA
-NR = {"ref": 8, "avx2": 16, "avx512": 32}
+def _gemm_kernel(isa):
+    """The name Session.kernels gives the table's GEMM on `isa`."""
+    mr, nr = _core.kernels.gemm_tile(isa)
+    return f"{isa}::f32_gemm_{mr}x{nr}"
 
 
 def _check_loaded(model, feeds, isa, source, tmp_path):
@@ -91,7 +94,7 @@ def test_b_packed_in_place(isa, tmp_path, m, k, n, source, op):
         inits = {"w": w, "b": rng.standard_normal(n).astype(np.float32)}
     model = make_model([node], {"x": np.zeros((m, k), np.float32)}, ["y"], inits)
     kernels = _check_loaded(model, {"x": rng.standard_normal((m, k)).astype(np.float32)}, isa, source, tmp_path)
-    assert kernels == [f"{isa}::f32_gemm_{MR[isa]}x{NR[isa]} (B packed at load, in place)"]
+    assert kernels == [f"{_gemm_kernel(isa)} (B packed at load, in place)"]
 
 
 # A B that something else reads too keeps its bytes: each reader packs its own
@@ -121,7 +124,7 @@ def test_gemm_b_read_elsewhere_is_not_overwritten(isa, tmp_path, other, source):
     inputs = {name: v for name, v in feeds.items()}
     model = make_model(nodes, inputs, outputs, {"w": w})
     kernels = _check_loaded(model, feeds, isa, source, tmp_path)
-    assert f"{isa}::f32_gemm_{MR[isa]}x{NR[isa]} (B packed at load)" in kernels
+    assert f"{_gemm_kernel(isa)} (B packed at load)" in kernels
     assert not any("in place" in k for k in kernels), kernels
 
 

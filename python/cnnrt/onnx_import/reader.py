@@ -53,11 +53,14 @@ class Weights:
             try:
                 data = os.pread(self._files[source].fileno(), length, offset)
             except OSError as e:  # EIO, a file on a vanished mount, ...
-                raise ModelLoadError(f"model '{self._label}': cannot read the weights from '{source}' ({e.strerror})") from None
+                raise self._read_failed(source, e) from None
             if len(data) != length:
                 raise ModelLoadError(short_read)
             return data
         return bytes(source[offset:offset + length])
+
+    def _read_failed(self, path: str, e: OSError) -> ModelLoadError:
+        return ModelLoadError(f"model '{self._label}': cannot read the weights from '{path}' ({e.strerror})")
 
     def nbytes(self, index: int) -> int:
         return self._where[index][2]
@@ -80,7 +83,7 @@ class Weights:
             try:
                 n = os.preadv(fd, [view[done:]], offset + done)
             except OSError as e:
-                raise ModelLoadError(f"model '{self._label}': cannot read the weights from '{source}' ({e.strerror})") from None
+                raise self._read_failed(source, e) from None
             if n <= 0:
                 raise ModelLoadError(short_read)
             done += n
