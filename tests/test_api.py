@@ -203,6 +203,21 @@ def test_info_keys():
     assert isinstance(info["l2_cache_bytes"], int) and info["l2_cache_bytes"] >= 0
 
 
+def test_info_says_whether_avx512_is_emulated():
+    """Only a test build (CMake CNNRT_AVX512_EMULATE, .ci/run's emulated lane)
+    offers the avx512 path without the CPU's AVX-512, and it says so in two
+    places; a real build offers it only where cpu_features has it."""
+    info = cnnrt.info()
+    feats = info["cpu_features"]
+    has512 = all(feats[f] for f in ("avx512f", "avx512bw", "avx512vl", "avx512dq"))
+    assert isinstance(info["avx512_emulated"], bool)
+    assert info["avx512_emulated"] == ("EMULATED" in info["build"])
+    if info["avx512_emulated"]:
+        assert "avx512" in info["isa_available"] and feats["avx2"] and feats["fma"]
+    elif "avx512" in info["isa_available"]:
+        assert has512, info
+
+
 def test_supported_ops():
     ops = cnnrt.supported_ops()
     assert ops == sorted(ops)

@@ -643,6 +643,11 @@ PYBIND11_MODULE(_core, m) {
     py::list isas;
     for (int i = 0; i <= static_cast<int>(isa_detected()); ++i) isas.append(isa_name(static_cast<Isa>(i)));
     d["isa_available"] = isas;
+#if defined(CNNRT_AVX512_EMULATED)
+    d["avx512_emulated"] = true;  // CNNRT_AVX512_EMULATE: a test build, AVX-512 intrinsics emulated on AVX2
+#else
+    d["avx512_emulated"] = false;
+#endif
     return d;
   });
   register_kernels(m);

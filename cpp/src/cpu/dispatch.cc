@@ -33,6 +33,11 @@ Isa isa_detected() {
     const auto& f = cpu_features();
 #if defined(CNNRT_HAVE_X86_KERNELS)
     if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma) return Isa::Avx512;
+#if defined(CNNRT_AVX512_EMULATED)
+    // The emulated-AVX-512 test build (CMakeLists.txt, CNNRT_AVX512_EMULATE):
+    // its avx512 kernels need only AVX2 + FMA.
+    if (f.avx2 && f.fma) return Isa::Avx512;
+#endif
     if (f.avx2 && f.fma) return Isa::Avx2;
 #else
     (void)f;
