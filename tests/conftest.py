@@ -43,6 +43,15 @@ def rng():
     return np.random.default_rng(0)
 
 
+def pytest_configure(config):
+    # A CNNRT_TEST_ISA_ONLY this build cannot run would skip every ISA case and
+    # pass (a non-emulated core on PYTHONPATH, a typo, a leaked variable).
+    if ISA_ONLY and ISA_ONLY not in AVAILABLE:
+        raise pytest.UsageError(
+            f"CNNRT_TEST_ISA_ONLY={ISA_ONLY!r}, but this cnnrt ({cnnrt.__file__}) offers {AVAILABLE}: "
+            "for avx512 on a CPU without it, put the emulated build (CNNRT_AVX512_EMULATE) on PYTHONPATH")
+
+
 def pytest_report_header(config):
     info = cnnrt.info()
     emulated = " (avx512 EMULATED on AVX2: a test build)" if info["avx512_emulated"] else ""
