@@ -36,14 +36,8 @@ struct F512 {
 struct I512 {
   __m256i lo, hi;
 };
-typedef F512 Halves;
-typedef I512 HalvesI;
-static inline Halves split(F512 v) { return v; }
-static inline F512 join(__m256 lo, __m256 hi) { return F512{lo, hi}; }
-static inline HalvesI spliti(I512 v) { return v; }
-static inline I512 joini(__m256i lo, __m256i hi) { return I512{lo, hi}; }
 // Lane i of the result is all ones where bit i of k is set.
-static inline Halves mask_lanes(__mmask16 k) {
+static inline F512 mask_lanes(__mmask16 k) {
   const __m256i bits_lo = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
   const __m256i bits_hi = _mm256_setr_epi32(256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
   const __m256i kk = _mm256_set1_epi32(k);
@@ -51,11 +45,8 @@ static inline Halves mask_lanes(__mmask16 k) {
           _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(kk, bits_hi), bits_hi))};
 }
 
-#define CNNRT_EMU512_BINARY(name, op)                    \
-  static inline F512 name(F512 a, F512 b) {        \
-    const Halves x = split(a), y = split(b);             \
-    return join(op(x.lo, y.lo), op(x.hi, y.hi));         \
-  }
+#define CNNRT_EMU512_BINARY(name, op) \
+  static inline F512 name(F512 a, F512 b) { return F512{op(a.lo, b.lo), op(a.hi, b.hi)}; }
 CNNRT_EMU512_BINARY(add_ps, _mm256_add_ps)
 CNNRT_EMU512_BINARY(sub_ps, _mm256_sub_ps)
 CNNRT_EMU512_BINARY(mul_ps, _mm256_mul_ps)
@@ -65,51 +56,46 @@ CNNRT_EMU512_BINARY(min_ps, _mm256_min_ps)
 #undef CNNRT_EMU512_BINARY
 
 static inline F512 fmadd_ps(F512 a, F512 b, F512 c) {
-  const Halves x = split(a), y = split(b), z = split(c);
-  return join(_mm256_fmadd_ps(x.lo, y.lo, z.lo), _mm256_fmadd_ps(x.hi, y.hi, z.hi));
+  return F512{_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)};
 }
 static inline F512 fnmadd_ps(F512 a, F512 b, F512 c) {
-  const Halves x = split(a), y = split(b), z = split(c);
-  return join(_mm256_fnmadd_ps(x.lo, y.lo, z.lo), _mm256_fnmadd_ps(x.hi, y.hi, z.hi));
+  return F512{_mm256_fnmadd_ps(a.lo, b.lo, c.lo), _mm256_fnmadd_ps(a.hi, b.hi, c.hi)};
 }
-static inline F512 setzero_ps() { return join(_mm256_setzero_ps(), _mm256_setzero_ps()); }
-static inline F512 set1_ps(float v) { return join(_mm256_set1_ps(v), _mm256_set1_ps(v)); }
+static inline F512 setzero_ps() { return F512{_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+static inline F512 set1_ps(float v) { return F512{_mm256_set1_ps(v), _mm256_set1_ps(v)}; }
 static inline F512 loadu_ps(const void* p) {
   const float* f = static_cast<const float*>(p);
-  return join(_mm256_loadu_ps(f), _mm256_loadu_ps(f + 8));
+  return F512{_mm256_loadu_ps(f), _mm256_loadu_ps(f + 8)};
 }
 static inline void storeu_ps(void* p, F512 v) {
-  const Halves h = split(v);
   float* f = static_cast<float*>(p);
-  _mm256_storeu_ps(f, h.lo);
-  _mm256_storeu_ps(f + 8, h.hi);
+  _mm256_storeu_ps(f, v.lo);
+  _mm256_storeu_ps(f + 8, v.hi);
 }
 static inline F512 maskz_loadu_ps(__mmask16 k, const void* p) {
   alignas(64) float lanes[16];
   const float* f = static_cast<const float*>(p);
   for (int i = 0; i < 16; ++i) lanes[i] = (k >> i) & 1 ? f[i] : 0.f;
-  return join(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8));
+  return F512{_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8)};
 }
 static inline void mask_storeu_ps(void* p, __mmask16 k, F512 v) {
   alignas(64) float lanes[16];
-  const Halves h = split(v);
-  _mm256_store_ps(lanes, h.lo);
-  _mm256_store_ps(lanes + 8, h.hi);
+  _mm256_store_ps(lanes, v.lo);
+  _mm256_store_ps(lanes + 8, v.hi);
   float* f = static_cast<float*>(p);
   for (int i = 0; i < 16; ++i)
     if ((k >> i) & 1) f[i] = lanes[i];
 }
 static inline F512 mask_mul_ps(F512 src, __mmask16 k, F512 a, F512 b) {
-  const Halves s = split(src), x = split(a), y = split(b), m = mask_lanes(k);
-  return join(_mm256_blendv_ps(s.lo, _mm256_mul_ps(x.lo, y.lo), m.lo),
-              _mm256_blendv_ps(s.hi, _mm256_mul_ps(x.hi, y.hi), m.hi));
+  const F512 m = mask_lanes(k);
+  return F512{_mm256_blendv_ps(src.lo, _mm256_mul_ps(a.lo, b.lo), m.lo),
+              _mm256_blendv_ps(src.hi, _mm256_mul_ps(a.hi, b.hi), m.hi)};
 }
 // vcmpps into a mask register: AVX's vcmpps takes the same 32 predicates.
 template <int kPred>
 static inline __mmask16 cmp_ps_mask(F512 a, F512 b) {
-  const Halves x = split(a), y = split(b);
-  const int lo = _mm256_movemask_ps(_mm256_cmp_ps(x.lo, y.lo, kPred));
-  const int hi = _mm256_movemask_ps(_mm256_cmp_ps(x.hi, y.hi, kPred));
+  const int lo = _mm256_movemask_ps(_mm256_cmp_ps(a.lo, b.lo, kPred));
+  const int hi = _mm256_movemask_ps(_mm256_cmp_ps(a.hi, b.hi, kPred));
   return static_cast<__mmask16>(lo | (hi << 8));
 }
 // vrndscaleps with a scale of 2^0 (imm bits 7:4 zero) is vroundps with the same
@@ -117,8 +103,7 @@ static inline __mmask16 cmp_ps_mask(F512 a, F512 b) {
 template <int kImm>
 static inline F512 roundscale_ps(F512 a) {
   static_assert((kImm & 0xF0) == 0, "emulated vrndscaleps: only a scale of 2^0");
-  const Halves x = split(a);
-  return join(_mm256_round_ps(x.lo, kImm & 0xF), _mm256_round_ps(x.hi, kImm & 0xF));
+  return F512{_mm256_round_ps(a.lo, kImm & 0xF), _mm256_round_ps(a.hi, kImm & 0xF)};
 }
 // vscalefps: a * 2^floor(b), rounded once to float (under MXCSR's rounding
 // mode, FTZ and DAZ, as the instruction). floor(b) is clamped to [-400, 400],
@@ -142,23 +127,19 @@ static inline __m256 scalef_half(__m256 a, __m256 b) {
   return _mm256_blendv_ps(r, b, _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
 }
 static inline F512 scalef_ps(F512 a, F512 b) {
-  const Halves x = split(a), y = split(b);
-  return join(scalef_half(x.lo, y.lo), scalef_half(x.hi, y.hi));
+  return F512{scalef_half(a.lo, b.lo), scalef_half(a.hi, b.hi)};
 }
 static inline I512 cvtps_epi32(F512 a) {
-  const Halves x = split(a);
-  return joini(_mm256_cvtps_epi32(x.lo), _mm256_cvtps_epi32(x.hi));
+  return I512{_mm256_cvtps_epi32(a.lo), _mm256_cvtps_epi32(a.hi)};
 }
 static inline I512 add_epi32(I512 a, I512 b) {
-  const HalvesI x = spliti(a), y = spliti(b);
-  return joini(_mm256_add_epi32(x.lo, y.lo), _mm256_add_epi32(x.hi, y.hi));
+  return I512{_mm256_add_epi32(a.lo, b.lo), _mm256_add_epi32(a.hi, b.hi)};
 }
 template <unsigned kCount>
 static inline I512 slli_epi32(I512 a) {
-  const HalvesI x = spliti(a);
-  return joini(_mm256_slli_epi32(x.lo, kCount), _mm256_slli_epi32(x.hi, kCount));
+  return I512{_mm256_slli_epi32(a.lo, kCount), _mm256_slli_epi32(a.hi, kCount)};
 }
-static inline I512 set1_epi32(int v) { return joini(_mm256_set1_epi32(v), _mm256_set1_epi32(v)); }
+static inline I512 set1_epi32(int v) { return I512{_mm256_set1_epi32(v), _mm256_set1_epi32(v)}; }
 static inline F512 castsi512_ps(I512 a) { return F512{_mm256_castsi256_ps(a.lo), _mm256_castsi256_ps(a.hi)}; }
 
 }  // namespace cnnrt_emu512
